@@ -1,0 +1,1 @@
+"""Subcommands of the ``minimlp`` command, one module each (see ``minimlp.cli``)."""

@@ -1,0 +1,184 @@
+"""Loss functions: ``MSELoss``, ``CrossEntropyLoss``, ``BCEWithLogitsLoss``.
+
+A loss maps predictions ``Y`` of shape ``(N, D)`` and targets ``T`` to a Python float with
+``forward(Y, T)``; ``backward()`` then returns ``dL/dY`` of shape ``(N, D)``. The ``1/N`` of
+a mean lives here, in the loss gradient, and nowhere else.
+
+``forward`` validates ``T`` against ``Y`` (shapes never broadcast). ``fit`` validates a
+whole data set once and then calls the unchecked ``_forward`` per batch.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit, log_expit
+
+from .layer import Array
+
+
+class Loss:
+    """Base class: ``forward(Y, T) -> float`` then ``backward() -> dL/dY``."""
+
+    _Y = None
+
+    def forward(self, Y: Array, T) -> float:
+        """The loss of predictions ``Y`` (N, D) against targets ``T``; caches for backward."""
+        Y = self._check_Y(Y)
+        return self._forward(Y, self.check_targets(T, Y.shape, Y.dtype))
+
+    __call__ = forward
+
+    def backward(self) -> Array:
+        """``dL/dY`` for the last ``forward``, shape ``(N, D)``; owned by the loss, reused."""
+        if self._Y is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward(Y, T)")
+        return self._backward()
+
+    def check_targets(self, T, shape: tuple, dtype) -> Array:
+        """``T`` validated and cast for predictions of ``shape``: the same shape, finite."""
+        T = self._as_float_targets(T, dtype)
+        if T.shape != shape:
+            hint = ""
+            if T.ndim == 1 and len(shape) == 2 and shape[1] == 1 and T.shape[0] == shape[0]:
+                hint = " (use T.reshape(-1, 1); shapes never broadcast)"
+            raise ValueError(f"{self!r}: targets must have the shape of the predictions "
+                             f"{shape}, got {T.shape}{hint}")
+        return T
+
+    def _as_float_targets(self, T, dtype) -> Array:
+        T = np.asarray(T)
+        if T.dtype.kind not in "fiub":
+            raise TypeError(f"{self!r}: targets must be real numbers, got dtype {T.dtype}")
+        T = T.astype(dtype, copy=False)
+        if not np.isfinite(T).all():
+            raise ValueError(f"{self!r}: targets contain NaN or inf")
+        return T
+
+    def _check_Y(self, Y) -> Array:
+        if not isinstance(Y, np.ndarray) or Y.ndim != 2 or Y.dtype.kind != "f":
+            raise ValueError(f"{self!r}: predictions must be a 2-D float array (N, D), got "
+                             f"{getattr(Y, 'shape', type(Y).__name__)}")
+        if Y.shape[0] == 0:
+            raise ValueError(f"{self!r}: empty batch (N = 0)")
+        return Y
+
+    def _grad_buffer(self, Y: Array) -> Array:
+        G = self.__dict__.get("_G")
+        if G is None or G.shape != Y.shape or G.dtype != Y.dtype:
+            G = self._G = np.empty_like(Y)
+        return G
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class MSELoss(Loss):
+    """Mean squared error over all elements (PyTorch's ``MSELoss``)::
+
+        L = 1/(N*D) * sum_{n,k} (Y[n,k] - T[n,k])^2        dL/dY = 2 (Y - T) / (N*D)
+
+    For one sample with two outputs this equals the tutorial's E = 1/2 * sum_k (t_k - o_k)^2.
+    Shapes: ``Y, T (N, D)``.
+    """
+
+    def _forward(self, Y, T):
+        D = np.subtract(Y, T, out=self._grad_buffer(Y))   # becomes the gradient in backward
+        self._Y, self._scaled = Y, False
+        flat = D.reshape(-1)
+        return float(np.dot(flat, flat)) / D.size
+
+    def _backward(self):
+        G = self._G
+        if not self._scaled:
+            G *= 2.0 / G.size
+            self._scaled = True
+        return G
+
+
+class BCEWithLogitsLoss(Loss):
+    """Binary cross-entropy on logits ``Z``, sigmoid fused, mean over all elements::
+
+        L = -1/(N*D) * sum (T log s(Z) + (1 - T) log(1 - s(Z))),   s = sigmoid
+        dL/dZ = (s(Z) - T) / (N*D)
+
+    ``log s(Z)`` is computed as ``scipy.special.log_expit``: finite at any logit.
+    Shapes: ``Z, T (N, D)``; targets in [0, 1].
+    """
+
+    def check_targets(self, T, shape, dtype):
+        T = super().check_targets(T, shape, dtype)
+        if T.size and (T.min() < 0 or T.max() > 1):
+            raise ValueError(f"{self!r}: targets must lie in [0, 1], got values in "
+                             f"[{T.min()}, {T.max()}]")
+        return T
+
+    def _forward(self, Z, T):
+        self._Y, self._T = Z, T
+        value = -(np.vdot(T, log_expit(Z)) + np.vdot(1.0 - T, log_expit(-Z)))
+        return float(value) / Z.size
+
+    def _backward(self):
+        G = self._grad_buffer(self._Y)
+        expit(self._Y, out=G)
+        G -= self._T
+        G *= 1.0 / G.size
+        return G
+
+
+class CrossEntropyLoss(Loss):
+    """Softmax cross-entropy on logits ``Z`` (N, C), softmax fused, mean over the batch::
+
+        P = softmax(Z) row-wise,   L = -1/N * sum_n sum_k T[n,k] log P[n,k]
+        dL/dZ = (P - T) / N
+
+    Targets: integer class labels of shape ``(N,)`` with values in ``[0, C)``, or class
+    probabilities / one-hot rows of shape ``(N, C)`` that each sum to 1.
+    ``log P`` is computed as ``Z - max - log(sum exp(Z - max))``: finite at any logit.
+    """
+
+    def check_targets(self, T, shape, dtype):
+        T = np.asarray(T)
+        N, C = shape
+        if T.ndim == 1:
+            if T.dtype.kind not in "iu":
+                raise TypeError(f"{self!r}: class labels of shape (N,) must be integers, got "
+                                f"dtype {T.dtype} (pass probabilities as an (N, {C}) array)")
+            if T.shape[0] != N:
+                raise ValueError(f"{self!r}: expected {N} labels for predictions {shape}, got {T.shape[0]}")
+            if T.size and (T.min() < 0 or T.max() >= C):
+                raise ValueError(f"{self!r}: class labels must lie in [0, {C - 1}] for {C} classes, "
+                                 f"got values in [{T.min()}, {T.max()}]")
+            return T.astype(np.intp, copy=False)
+        T = super().check_targets(T, shape, dtype)
+        sums = T.sum(axis=1)
+        tol = 1e-6 if dtype == np.float64 else 1e-4
+        if T.min() < 0 or not np.allclose(sums, 1.0, rtol=0, atol=tol):
+            raise ValueError(f"{self!r}: target rows must be probabilities (>= 0, summing to 1); "
+                             f"row sums lie in [{sums.min()}, {sums.max()}]")
+        return T
+
+    def _forward(self, Z, T):
+        N = Z.shape[0]
+        P = self._grad_buffer(Z)
+        np.subtract(Z, Z.max(axis=1, keepdims=True), out=P)     # S = Z - max
+        if T.ndim == 1:
+            picked = P[np.arange(N), T]                          # S[n, t_n]
+        else:
+            picked = np.einsum("nk,nk->n", T, P)                  # sum_k T S
+        np.exp(P, out=P)
+        s = P.sum(axis=1)
+        P /= s[:, None]
+        self._Y, self._T, self._scaled = Z, T, False
+        return float(np.log(s).sum() - picked.sum()) / N
+
+    def _backward(self):
+        P = self._G
+        if not self._scaled:
+            N = P.shape[0]
+            T = self._T
+            if T.ndim == 1:
+                P[np.arange(N), T] -= 1.0
+            else:
+                P -= T
+            P *= 1.0 / N
+            self._scaled = True
+        return P

@@ -1,0 +1,199 @@
+"""``Sequential``: layers applied in order; backward applies them in reverse."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from ._checks import as_float_array
+from .layer import Array, Layer, Parameter
+
+
+class Sequential(Layer):
+    """A stack of layers: ``Y = layer_L(... layer_2(layer_1(X)))``.
+
+    ``backward(dY)`` runs the layers' ``backward`` in reverse order (the chain rule), writes
+    every parameter's gradient and returns ``dL/dX``.
+
+    Shape: ``X (N, D_in) -> Y (N, D_out)``, with ``D_in`` the first fixed-width layer's
+    ``in_features``.
+
+    The model has one dtype (that of its parameters; float64 when it has none). ``forward``
+    and ``predict`` cast input once at the boundary: float, int and bool arrays are accepted
+    and cast to the model's dtype; complex, object and string arrays raise ``TypeError``;
+    NaN or inf raise ``ValueError``. Both return fresh arrays.
+
+    Examples
+    --------
+    >>> import numpy as np, minimlp as mm
+    >>> net = mm.Sequential(mm.Dense(2, 3, rng=0), mm.ReLU(), mm.Dense(3, 1, rng=1))
+    >>> net.forward(np.ones((4, 2))).shape
+    (4, 1)
+    """
+
+    def __init__(self, *layers):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a minimlp "
+                                "Layer (did you forget the parentheses, e.g. ReLU()?)")
+        self._layers = list(layers)
+        # Widths must chain: layer i's output width is layer i+1's input width.
+        width = None
+        for i, layer in enumerate(self._layers):
+            if layer.in_features is not None:
+                if width is not None and width != layer.in_features:
+                    raise ValueError(f"Sequential: layer {i} ({layer!r}) expects {layer.in_features} "
+                                     f"input features, but the layer before it outputs {width}")
+                if self.in_features is None:
+                    self.in_features = layer.in_features
+            if width is not None or layer.in_features is not None:
+                width = layer.output_features(layer.in_features if width is None else width)
+        self.out_features = width
+        dtypes = {p.value.dtype for p in self.parameters()}
+        if len(dtypes) > 1:
+            raise ValueError(f"Sequential: layers mix dtypes {sorted(d.name for d in dtypes)}; "
+                             "build every layer with the same dtype")
+        self.dtype = dtypes.pop() if dtypes else np.dtype(np.float64)
+        self._skip_first_dX = bool(self._layers) and _takes_need_input_grad(self._layers[0])
+        self._out_shape = None
+
+    # -- container protocol --------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self._layers)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sequential(self._layers[index])
+        return self._layers[index]
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The layers, in order (a copy of the list)."""
+        return list(self._layers)
+
+    def parameters(self) -> list[Parameter]:
+        """Every layer's parameters, in layer order."""
+        return [p for layer in self._layers for p in layer.parameters()]
+
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
+        """``("<layer index>.<name>", Parameter)`` pairs, e.g. ``("0.W", ...)``."""
+        return [(f"{i}.{p.name}", p) for i, layer in enumerate(self._layers)
+                for p in layer.parameters()]
+
+    def output_features(self, in_features: int) -> int:
+        for layer in self._layers:
+            in_features = layer.output_features(in_features)
+        return in_features
+
+    # -- computation ---------------------------------------------------------------------
+    def check_input(self, X, what: str = "input X") -> Array:
+        """``X`` validated and cast to the model's dtype (see the class docstring)."""
+        X = as_float_array(X, self.dtype, f"Sequential {what}")
+        if X.shape[0] == 0:
+            raise ValueError(f"Sequential {what}: empty batch (N = 0)")
+        for i, layer in enumerate(self._layers):
+            if layer.in_features is not None:
+                if X.shape[1] != layer.in_features:
+                    raise ValueError(
+                        f"Sequential {what}: layer {i} ({layer!r}) expects input of shape "
+                        f"(N, {layer.in_features}), got {X.shape}")
+                break
+        return X
+
+    def forward(self, X, train: bool = True) -> Array:
+        """Run every layer on ``X`` (N, D_in); returns a fresh ``Y`` (N, D_out).
+
+        With ``train=True`` each layer caches what ``backward`` needs.
+        """
+        Y = self._forward(self.check_input(X), train)
+        return Y.copy() if train else Y
+
+    __call__ = forward
+
+    def predict(self, X, batch_size: int | None = None) -> Array:
+        """Forward with ``train=False``: no caches kept, dropout off. ``batch_size`` bounds
+        memory on large inputs by predicting in chunks."""
+        X = self.check_input(X)
+        if batch_size is None or batch_size >= X.shape[0]:
+            return self._forward(X, False)
+        return np.concatenate([self._forward(X[i:i + batch_size], False)
+                               for i in range(0, X.shape[0], batch_size)])
+
+    def backward(self, dY) -> Array:
+        """Backpropagate ``dY = dL/dY`` (N, D_out); writes every parameter's ``grad`` and
+        returns ``dL/dX`` (N, D_in)."""
+        if self._out_shape is None:
+            raise RuntimeError("Sequential: backward() called without a preceding "
+                               "forward(X, train=True) (predict() keeps no cache)")
+        dY = np.asarray(dY)
+        if dY.shape != self._out_shape:
+            raise ValueError(f"Sequential: backward expected a gradient of shape {self._out_shape} "
+                             f"(the shape of the last output), got {dY.shape}")
+        for layer in reversed(self._layers):
+            dY = layer.backward(dY)
+        return dY
+
+    # The unchecked hot path, for fit and the benchmarks (input already validated).
+    def _forward(self, X: Array, train: bool = True) -> Array:
+        for layer in self._layers:
+            X = layer.forward(X, train)
+        self._out_shape = X.shape if train else None
+        return X
+
+    def _backward(self, dY: Array) -> None:
+        """Backward that skips the input gradient of the first layer where it can."""
+        layers = self._layers
+        for layer in layers[:0:-1]:
+            dY = layer.backward(dY)
+        if self._skip_first_dX:
+            layers[0].backward(dY, need_input_grad=False)
+        else:
+            layers[0].backward(dY)
+
+    # -- training (implemented in minimlp.training) -----------------------------------
+    def fit(self, X, Y, **kwargs):
+        """Train on ``X`` (N, D_in) and targets ``Y``; see ``minimlp.training.fit``."""
+        from .training import fit
+        return fit(self, X, Y, **kwargs)
+
+    def evaluate(self, X, Y, **kwargs):
+        """Loss and metrics on ``X``, ``Y``; see ``minimlp.training.evaluate``."""
+        from .training import evaluate
+        return evaluate(self, X, Y, **kwargs)
+
+    # -- description ---------------------------------------------------------------------
+    def summary(self) -> str:
+        """A table of the layers with their output shapes and parameter counts."""
+        rows = [("#", "layer", "output shape", "params")]
+        width = self.in_features
+        total = 0
+        for i, layer in enumerate(self._layers):
+            if width is not None:
+                width = layer.output_features(width)
+            n = sum(p.size for p in layer.parameters())
+            total += n
+            rows.append((str(i), repr(layer), f"(N, {width if width is not None else '?'})", f"{n:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(4)]
+        line = lambda r: "  ".join(r[c].ljust(widths[c]) if c < 3 else r[c].rjust(widths[c]) for c in range(4))
+        out = [line(rows[0]), "-" * len(line(rows[0]))] + [line(r) for r in rows[1:]]
+        out.append(f"total parameters: {total:,} ({self.dtype.name})")
+        return "\n".join(out)
+
+    def __repr__(self) -> str:
+        if not self._layers:
+            return "Sequential()"
+        inner = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self._layers))
+        return f"Sequential(\n{inner}\n)"
+
+
+def _takes_need_input_grad(layer: Layer) -> bool:
+    import inspect
+    try:
+        return "need_input_grad" in inspect.signature(layer.backward).parameters
+    except (TypeError, ValueError):
+        return False
