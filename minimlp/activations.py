@@ -125,6 +125,9 @@ class LeakyReLU(Activation):
         np.copyto(dX, dY, where=self._cache)
         return dX
 
+    def get_config(self):
+        return {"negative_slope": self.negative_slope}
+
     def __repr__(self):
         return f"LeakyReLU(negative_slope={self.negative_slope})"
 

@@ -64,6 +64,22 @@ class Layer:
     #: Set by a subclass whose input width is fixed (Dense); ``None`` means "any".
     in_features: int | None = None
 
+    #: Every Layer subclass by class name, so that saved architectures can be rebuilt.
+    registry: dict[str, type] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Layer.registry[cls.__name__] = cls
+
+    def get_config(self) -> dict:
+        """JSON-safe constructor arguments: ``type(self)(**layer.get_config())`` rebuilds the
+        layer (with fresh parameters; ``parameters()`` and ``buffers()`` carry the values)."""
+        return {}
+
+    def buffers(self) -> dict[str, Array]:
+        """Non-trainable state that a saved model must keep (e.g. running statistics)."""
+        return {}
+
     def forward(self, X: Array, train: bool = True) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError
 

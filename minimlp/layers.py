@@ -75,6 +75,10 @@ class Dense(Layer):
     def parameters(self) -> list[Parameter]:
         return list(self._params)
 
+    def get_config(self) -> dict:
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "bias": self._b is not None, "dtype": self.dtype.name}
+
     def output_features(self, in_features: int) -> int:
         return self.out_features
 
