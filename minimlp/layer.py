@@ -99,12 +99,18 @@ class Layer:
 
     # -- helpers for subclasses -------------------------------------------------------
     def _buffer(self, name: str, shape: tuple, dtype) -> Array:
-        """A reusable array ``self.<name>`` of ``shape``/``dtype``, allocated only on change."""
+        """A reusable array ``self.<name>`` of ``shape``/``dtype``.
+
+        Allocated when first needed or when the batch grows; a smaller batch (the last,
+        partial one of an epoch) gets a view of the first rows, so alternating batch sizes
+        allocate nothing.
+        """
         buf = self.__dict__.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
+        if buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:] or buf.shape[0] < shape[0]:
             buf = np.empty(shape, dtype=dtype)
             self.__dict__[name] = buf
-        return buf
+            return buf
+        return buf if buf.shape[0] == shape[0] else buf[:shape[0]]
 
     def _need_cache(self, cache: Array | None) -> Array:
         if cache is None:

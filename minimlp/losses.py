@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, log_expit
 
-from .layer import Array
+from .layer import Array, Layer
 
 
 class Loss:
@@ -62,10 +62,8 @@ class Loss:
         return Y
 
     def _grad_buffer(self, Y: Array) -> Array:
-        G = self.__dict__.get("_G")
-        if G is None or G.shape != Y.shape or G.dtype != Y.dtype:
-            G = self._G = np.empty_like(Y)
-        return G
+        """The gradient buffer ``self._G`` for predictions shaped like ``Y`` (see Layer._buffer)."""
+        return Layer._buffer(self, "_G", Y.shape, Y.dtype)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -82,12 +80,12 @@ class MSELoss(Loss):
 
     def _forward(self, Y, T):
         D = np.subtract(Y, T, out=self._grad_buffer(Y))   # becomes the gradient in backward
-        self._Y, self._scaled = Y, False
+        self._Y, self._dY, self._scaled = Y, D, False
         flat = D.reshape(-1)
         return float(np.dot(flat, flat)) / D.size
 
     def _backward(self):
-        G = self._G
+        G = self._dY
         if not self._scaled:
             G *= 2.0 / G.size
             self._scaled = True
@@ -167,11 +165,11 @@ class CrossEntropyLoss(Loss):
         np.exp(P, out=P)
         s = P.sum(axis=1)
         P /= s[:, None]
-        self._Y, self._T, self._scaled = Z, T, False
+        self._Y, self._T, self._dY, self._scaled = Z, T, P, False
         return float(np.log(s).sum() - picked.sum()) / N
 
     def _backward(self):
-        P = self._G
+        P = self._dY
         if not self._scaled:
             N = P.shape[0]
             T = self._T
