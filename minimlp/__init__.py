@@ -13,6 +13,7 @@ forward pass, a loss, a batched backward pass and an in-place parameter update::
 """
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .gradcheck import GradcheckResult, gradcheck
+from .io import load, save
 from .layer import Layer, Parameter
 from .layers import Dense
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
@@ -28,5 +29,6 @@ __all__ = [
     "Loss", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss",
     "Optimizer", "SGD", "Adam",
     "gradcheck", "GradcheckResult",
+    "save", "load",
     "__version__",
 ]

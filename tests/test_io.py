@@ -1,0 +1,398 @@
+"""mm.save / mm.load: round trips, resumed training, atomic writes, refusing bad files.
+
+Expected values never come from minimlp itself: a round trip is compared with the model that
+was saved (bit for bit), a resumed run with an uninterrupted run of the same steps, and the
+file's contents are read back with numpy directly.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import minimlp as mm
+from minimlp.layer import Layer
+from minimlp.tutorial import tutorial_network, weight_parameters
+
+
+def make_net(dtype=np.float64, seed=0):
+    return mm.Sequential(
+        mm.Dense(3, 8, rng=seed, dtype=dtype), mm.LeakyReLU(0.2),
+        mm.Dense(8, 6, bias=False, rng=seed + 1, dtype=dtype), mm.Tanh(),
+        mm.Dense(6, 5, init="pytorch", rng=seed + 2, dtype=dtype), mm.Sigmoid(),
+        mm.Dense(5, 4, rng=seed + 3, dtype=dtype), mm.ReLU(),
+        mm.Dense(4, 3, rng=seed + 4, dtype=dtype), mm.Identity(), mm.Softmax(),
+    )
+
+
+def data(n=20, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 3)), rng.integers(0, 3, size=n)
+
+
+def read_raw(path):
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+def write_raw(path, arrays):
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+# -- round trips ---------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_round_trip_gives_identical_predictions(tmp_path, dtype):
+    net = make_net(dtype)
+    X, labels = data()
+    # Train a little so that no parameter is at its initial value (biases included).
+    loss, opt = mm.CrossEntropyLoss(), mm.Adam(net.parameters(), lr=0.01)
+    for _ in range(3):
+        loss.forward(net.forward(X), labels)
+        net.backward(loss.backward())
+        opt.step()
+    path = tmp_path / "net.npz"
+    mm.save(net, path)
+    back = mm.load(path)
+    assert isinstance(back, mm.Sequential)
+    assert repr(back) == repr(net)
+    assert back.dtype == np.dtype(dtype)
+    assert back[1].negative_slope == 0.2
+    assert back[2].b is None
+    for (n1, p1), (n2, p2) in zip(net.named_parameters(), back.named_parameters()):
+        assert n1 == n2
+        assert p1.value.dtype == p2.value.dtype
+        np.testing.assert_array_equal(p1.value, p2.value)
+        assert p1.value is not p2.value
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+
+
+def test_file_records_format_versions_and_dtype_and_holds_no_object_arrays(tmp_path):
+    net = make_net(np.float32)
+    mm.save(net, tmp_path / "m.npz")
+    raw = read_raw(tmp_path / "m.npz")
+    header = json.loads(str(raw["__minimlp__"]))
+    assert header["format"] == "minimlp-model"
+    assert header["format_version"] == 1
+    assert header["minimlp_version"] == mm.__version__
+    assert header["dtype"] == "float32"
+    assert [layer["class"] for layer in header["architecture"]["layers"]] == [
+        "Dense", "LeakyReLU", "Dense", "Tanh", "Dense", "Sigmoid", "Dense", "ReLU", "Dense",
+        "Identity", "Softmax"]
+    assert header["parameters"] == ["0.W", "0.b", "2.W", "4.W", "4.b", "6.W", "6.b", "8.W", "8.b"]
+    assert all(a.dtype.kind != "O" for a in raw.values())
+    np.testing.assert_array_equal(raw["param/4.W"], net[4].W)
+    assert raw["param/4.W"].dtype == np.float32
+
+
+def test_path_is_used_exactly_and_str_paths_work(tmp_path):
+    net, X, _ = tutorial_network("mazur")
+    path = str(tmp_path / "model-without-suffix")
+    mm.save(net, path)
+    assert os.path.exists(path) and not os.path.exists(path + ".npz")
+    np.testing.assert_array_equal(mm.load(path).predict(X), net.predict(X))
+
+
+def test_nested_sequential_round_trip(tmp_path):
+    inner = mm.Sequential(mm.Dense(4, 4, rng=1), mm.Tanh())
+    net = mm.Sequential(mm.Dense(2, 4, rng=0), mm.ReLU(), inner, mm.Dense(4, 1, rng=2))
+    mm.save(net, tmp_path / "n.npz")
+    back = mm.load(tmp_path / "n.npz")
+    X = np.random.default_rng(0).standard_normal((5, 2))
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+    assert isinstance(back[2], mm.Sequential)
+
+
+class _IOTestShift(Layer):
+    """A test layer with a buffer: Y = X - mu, mu non-trainable."""
+
+    def __init__(self, width: int = 2):
+        self.width = width
+        self.mu = np.zeros(width)
+
+    def get_config(self):
+        return {"width": self.width}
+
+    def buffers(self):
+        return {"mu": self.mu}
+
+    def forward(self, X, train=True):
+        return X - self.mu
+
+    def backward(self, dY):
+        return dY
+
+
+def test_buffers_are_saved_and_restored(tmp_path):
+    net = mm.Sequential(mm.Dense(2, 3, rng=0), _IOTestShift(3))
+    net[1].mu[...] = [0.5, -1.25, 3.0]
+    mm.save(net, tmp_path / "b.npz")
+    assert json.loads(str(read_raw(tmp_path / "b.npz")["__minimlp__"]))["buffers"] == ["1.mu"]
+    back = mm.load(tmp_path / "b.npz")
+    np.testing.assert_array_equal(back[1].mu, [0.5, -1.25, 3.0])
+
+
+# -- optimizer state: resuming equals an uninterrupted run --------------------------------
+OPTIMIZERS = {
+    "sgd-momentum": lambda params: mm.SGD(params, lr=0.05, momentum=0.9),
+    "sgd-nesterov-decay": lambda params: mm.SGD(params, lr=0.05, momentum=0.8, nesterov=True,
+                                                weight_decay=1e-3),
+    "adam": lambda params: mm.Adam(params, lr=0.01, betas=(0.8, 0.95), eps=1e-7),
+    "adam-decay": lambda params: mm.Adam(params, lr=0.01, weight_decay=1e-2),
+}
+
+
+def batches(steps, dtype):
+    rng = np.random.default_rng(42)
+    for _ in range(steps):
+        yield rng.standard_normal((7, 3)).astype(dtype), rng.integers(0, 3, size=7)
+
+
+def train(net, opt, batch_list):
+    loss = mm.CrossEntropyLoss()
+    for X, labels in batch_list:
+        loss.forward(net.forward(X), labels)
+        net.backward(loss.backward())
+        opt.step()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("opt_name", list(OPTIMIZERS))
+def test_resumed_training_equals_uninterrupted_run(tmp_path, opt_name, dtype):
+    all_batches = list(batches(12, dtype))
+    straight = make_net(dtype)
+    train(straight, OPTIMIZERS[opt_name](straight.parameters()), all_batches)
+
+    first = make_net(dtype)
+    opt = OPTIMIZERS[opt_name](first.parameters())
+    train(first, opt, all_batches[:6])
+    mm.save(first, tmp_path / "ckpt.npz", optimizer=opt)
+    resumed, opt2 = mm.load(tmp_path / "ckpt.npz", with_optimizer=True)
+    assert type(opt2) is type(opt) and opt2.steps == 6
+    assert opt2.hyperparameters() == opt.hyperparameters()
+    train(resumed, opt2, all_batches[6:])
+
+    for (_, a), (_, b) in zip(straight.named_parameters(), resumed.named_parameters()):
+        np.testing.assert_array_equal(a.value, b.value)
+
+    # The test can tell: resuming with a fresh optimizer (state lost) ends elsewhere.
+    lost = mm.load(tmp_path / "ckpt.npz")
+    train(lost, OPTIMIZERS[opt_name](lost.parameters()), all_batches[6:])
+    assert not np.array_equal(lost[0].W, straight[0].W)
+
+
+def test_optimizer_over_a_subset_restores_over_the_same_subset(tmp_path):
+    net, X, T = tutorial_network("notebook")
+    opt = mm.SGD(weight_parameters(net), lr=0.5, momentum=0.5)
+    loss = mm.MSELoss()
+    for _ in range(3):
+        loss.forward(net.forward(X), T)
+        net.backward(loss.backward())
+        opt.step()
+    mm.save(net, tmp_path / "t.npz", optimizer=opt)
+    back, opt2 = mm.load(tmp_path / "t.npz", with_optimizer=True)
+    named = dict(back.named_parameters())
+    assert [p for p in opt2.params] == [named["0.W"], named["2.W"]]
+    for _ in range(2):
+        loss.forward(back.forward(X), T)
+        back.backward(loss.backward())
+        opt2.step()
+    np.testing.assert_array_equal(back[0].b, [0.35, 0.35])  # biases stay frozen
+    np.testing.assert_array_equal(back[2].b, [0.60, 0.60])
+
+
+def test_load_without_optimizer_state(tmp_path):
+    net = make_net()
+    mm.save(net, tmp_path / "m.npz")
+    back, opt = mm.load(tmp_path / "m.npz", with_optimizer=True)
+    assert opt is None and isinstance(back, mm.Sequential)
+
+
+def test_save_refuses_an_optimizer_over_foreign_parameters(tmp_path):
+    net, other = make_net(), make_net()
+    with pytest.raises(ValueError, match="not a parameter of the model"):
+        mm.save(net, tmp_path / "m.npz", optimizer=mm.SGD(other.parameters(), lr=0.1))
+    assert not os.path.exists(tmp_path / "m.npz")
+
+
+def test_save_refuses_non_models(tmp_path):
+    with pytest.raises(TypeError, match="Layer or Sequential"):
+        mm.save({"W": np.ones(2)}, tmp_path / "m.npz")
+    with pytest.raises(TypeError, match="Optimizer"):
+        mm.save(make_net(), tmp_path / "m.npz", optimizer="adam")
+
+
+# -- atomic writes ---------------------------------------------------------------------------
+def _savez_failing_midway(file, **arrays):
+    file.write(b"PK\x03\x04 half of a zip archive")
+    raise OSError("disk full (simulated)")
+
+
+@pytest.mark.parametrize("where", ["savez", "fsync", "replace"])
+def test_a_failure_during_save_leaves_the_old_file_intact(tmp_path, monkeypatch, where):
+    path = tmp_path / "model.npz"
+    old = make_net(seed=0)
+    mm.save(old, path)
+    before = path.read_bytes()
+    if where == "savez":
+        monkeypatch.setattr(np, "savez", _savez_failing_midway)
+    elif where == "fsync":
+        def fsync(fd):
+            raise OSError("I/O error (simulated)")
+        monkeypatch.setattr(os, "fsync", fsync)
+    else:
+        def replace(src, dst):
+            raise OSError("rename failed (simulated)")
+        monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="simulated"):
+        mm.save(make_net(seed=7), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["model.npz"]  # no temporary file left behind
+    X, _ = data()
+    np.testing.assert_array_equal(mm.load(path).predict(X), old.predict(X))
+
+
+def test_save_keeps_usual_permissions(tmp_path):
+    mm.save(make_net(), tmp_path / "m.npz")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(tmp_path / "m.npz").st_mode & 0o777 == 0o666 & ~mask
+
+
+# -- refusing bad files ------------------------------------------------------------------------
+@pytest.fixture
+def saved(tmp_path):
+    path = tmp_path / "good.npz"
+    mm.save(make_net(), path)
+    return path
+
+
+def rewrite(tmp_path, saved, change):
+    arrays = read_raw(saved)
+    header = json.loads(str(arrays["__minimlp__"]))
+    change(header, arrays)
+    arrays["__minimlp__"] = np.array(json.dumps(header))
+    bad = tmp_path / "bad.npz"
+    write_raw(bad, arrays)
+    return bad
+
+
+def test_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        mm.load(tmp_path / "nope.npz")
+
+
+def test_a_text_file_is_refused(tmp_path):
+    path = tmp_path / "notes.npz"
+    path.write_text("these are not weights\n")
+    with pytest.raises(ValueError, match=r"notes\.npz.*not a minimlp model"):
+        mm.load(path)
+
+
+def test_a_plain_npy_file_is_refused(tmp_path):
+    path = tmp_path / "W.npy"
+    np.save(path, np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"W\.npy.*not a minimlp model.*single \.npy"):
+        mm.load(path)
+
+
+def test_an_npz_without_header_is_refused(tmp_path):
+    path = tmp_path / "other.npz"
+    write_raw(path, {"W": np.ones((2, 2))})
+    with pytest.raises(ValueError, match=r"other\.npz.*not a minimlp model.*__minimlp__"):
+        mm.load(path)
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.9, 0.999])
+def test_a_truncated_file_is_refused(tmp_path, saved, fraction):
+    raw = saved.read_bytes()
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(raw[:int(len(raw) * fraction)])
+    with pytest.raises(ValueError, match=r"cut\.npz' is truncated or corrupt"):
+        mm.load(cut)
+
+
+def test_a_newer_format_version_is_refused(tmp_path, saved):
+    def newer(header, arrays):
+        header["format_version"] = 99
+        header["minimlp_version"] = "9.0"
+    with pytest.raises(ValueError, match=r"bad\.npz' has format version 99.*minimlp 9\.0.*up to 1.*upgrade"):
+        mm.load(rewrite(tmp_path, saved, newer))
+
+
+def test_another_format_is_refused(tmp_path, saved):
+    def other(header, arrays):
+        header["format"] = "keras"
+    with pytest.raises(ValueError, match="not a minimlp model.*keras"):
+        mm.load(rewrite(tmp_path, saved, other))
+
+
+@pytest.mark.parametrize("case", ["shape", "dtype", "missing", "extra", "config", "layer"])
+def test_arrays_that_do_not_fit_the_architecture_are_refused(tmp_path, saved, case):
+    def change(header, arrays):
+        if case == "shape":
+            arrays["param/0.W"] = np.ones((3, 9))
+        elif case == "dtype":
+            arrays["param/2.W"] = arrays["param/2.W"].astype(np.float32)
+        elif case == "missing":
+            del arrays["param/4.b"]
+        elif case == "extra":
+            arrays["param/9.W"] = np.ones((3, 3))
+        elif case == "config":
+            header["architecture"]["layers"][0]["config"]["out_features"] = 7
+        elif case == "layer":
+            header["architecture"]["layers"][1]["class"] = "LeakyRelu"
+    expected = {
+        "shape": r"'param/0\.W' has shape \(3, 9\).*needs shape \(3, 8\)",
+        "dtype": r"'param/2\.W' has shape \(8, 6\) and dtype float32.*dtype float64",
+        "missing": r"'param/4\.b' is missing",
+        "extra": r"\['param/9\.W'\] do not belong",
+        "config": r"do not form a valid Sequential",
+        "layer": r"unknown layer class 'LeakyRelu' \(did you mean 'LeakyReLU'\?\)",
+    }[case]
+    with pytest.raises(ValueError, match=r"bad\.npz.*" + expected):
+        mm.load(rewrite(tmp_path, saved, change))
+
+
+UNPICKLED = []
+
+
+def _record_unpickling():
+    UNPICKLED.append(1)
+    return "ran"
+
+
+class _Trap:
+    def __reduce__(self):
+        return (_record_unpickling, ())
+
+
+def test_a_pickled_object_array_is_refused_and_never_unpickled(tmp_path, saved):
+    arrays = read_raw(saved)
+    arrays["param/0.W"] = np.array([_Trap()], dtype=object)
+    bad = tmp_path / "pickled.npz"
+    write_raw(bad, arrays)  # np.savez pickles object arrays
+    with pytest.raises(ValueError, match=r"pickled\.npz' contains a pickled object array 'param/0\.W'"):
+        mm.load(bad)
+    assert UNPICKLED == []
+
+
+def test_optimizer_state_that_does_not_fit_is_refused(tmp_path):
+    net = make_net()
+    opt = mm.Adam(net.parameters(), lr=0.01)
+    mm.save(net, tmp_path / "good.npz", optimizer=opt)
+
+    def change(header, arrays):
+        arrays["optim/_m/0"] = np.zeros((2, 2))
+    with pytest.raises(ValueError, match=r"bad\.npz': optimizer state '_m' does not fit"):
+        mm.load(rewrite(tmp_path, tmp_path / "good.npz", change), with_optimizer=True)
+
+
+def test_a_corrupted_byte_is_refused(tmp_path, saved):
+    raw = bytearray(saved.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    bad = tmp_path / "flipped.npz"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"flipped\.npz"):
+        mm.load(bad)
