@@ -1,0 +1,169 @@
+"""``minimlp explain``: print the chain rule of one training step, number by number."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HELP = "print the chain-rule trace of one SGD step of a small network (default: Mazur's 2-2-2)"
+
+#: Keys a config file may hold (JSON or TOML); a flag on the command line wins over the file.
+CONFIG_KEYS = ("network", "inputs", "targets", "weights", "biases", "activation",
+               "output_activation", "lr", "train_biases")
+
+EPILOG = """\
+weights are given in the tutorials' (out, in) layout: row j holds the weights into neuron j,
+so Mazur's network is --weights '[[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]'
+(hidden layer first). --biases takes one entry per layer, a number shared by the layer's
+neurons (as in the post) or a list with one value per neuron. A config file (JSON, or TOML on
+Python >= 3.11 or with tomli) holds the same keys: network, inputs, targets, weights, biases,
+activation, output_activation, lr, train_biases.
+example: minimlp explain --weights '[[[1, -1]], [[2]]]' --inputs '[0.5, 0.2]' --targets '[1]' --biases '[0, 0]' --activation relu --output-activation identity
+"""
+
+
+def add_arguments(parser) -> None:
+    import argparse
+
+    from ..explain import ACTIVATIONS
+    from ..tutorial import NETWORKS
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument("--network", choices=sorted(NETWORKS), default=None,
+                        help="start from a tutorial network (default mazur); other flags override its values")
+    parser.add_argument("--config", metavar="FILE", help="JSON or TOML file with the network's values")
+    parser.add_argument("--weights", metavar="JSON",
+                        help="[W_hidden, W_output], each a matrix in (out, in) layout")
+    parser.add_argument("--biases", metavar="JSON", help="[b_hidden, b_output], numbers or lists")
+    parser.add_argument("--inputs", metavar="JSON", help="one sample, e.g. [0.05, 0.10]")
+    parser.add_argument("--targets", metavar="JSON", help="its targets, e.g. [0.01, 0.99]")
+    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default=None,
+                        help="hidden-layer activation (default sigmoid)")
+    parser.add_argument("--output-activation", choices=sorted(ACTIVATIONS), default=None,
+                        help="output-layer activation (default sigmoid)")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default 0.5)")
+    parser.add_argument("--train-biases", action="store_true", default=None,
+                        help="update the biases too (Mazur's post keeps them frozen)")
+    parser.add_argument("--format", choices=("text", "markdown"), default="text",
+                        help="plain text (default) or Markdown tables")
+    parser.add_argument("--digits", type=int, default=9,
+                        help="decimals printed (default 9, as in Mazur's post)")
+
+
+def _json(text: str, flag: str):
+    from ..cli import UsageError
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{flag}: not valid JSON ({e.msg} at column {e.colno}): {text!r}") from None
+
+
+def _read_config(path: str) -> dict:
+    from ..cli import UsageError
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"--config: no such file: {path}")
+    text = p.read_text()
+    if p.suffix.lower() == ".toml":
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        try:
+            cfg = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise UsageError(f"--config {path}: not valid TOML: {e}") from None
+    else:
+        try:
+            cfg = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise UsageError(f"--config {path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(cfg, dict):
+        raise UsageError(f"--config {path}: expected an object with keys {', '.join(CONFIG_KEYS)}")
+    unknown = sorted(set(cfg) - set(CONFIG_KEYS))
+    if unknown:
+        raise UsageError(f"--config {path}: unknown key(s) {', '.join(unknown)}; "
+                         f"allowed: {', '.join(CONFIG_KEYS)}")
+    return cfg
+
+
+def resolve(args) -> dict:
+    """The network's values: the tutorial network, then the config file, then the flags."""
+    from ..cli import UsageError
+    from ..tutorial import NETWORKS
+
+    cfg = _read_config(args.config) if args.config else {}
+    for key in ("weights", "biases", "inputs", "targets"):
+        flag = getattr(args, key)
+        if flag is not None:
+            cfg[key] = _json(flag, f"--{key}")
+    for key in ("network", "activation", "output_activation", "lr", "train_biases"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
+    name = cfg.get("network", "mazur")
+    if name not in NETWORKS:
+        raise UsageError(f"unknown network {name!r}; allowed: {', '.join(NETWORKS)}")
+    s = NETWORKS[name]
+    values = {"network": name, "inputs": list(s.x), "targets": list(s.target),
+              "weights": [s.W_hidden, s.W_output], "biases": [s.b1, s.b2],
+              "activation": "sigmoid", "output_activation": "sigmoid", "lr": s.lr,
+              "train_biases": False}
+    same = lambda a, b: json.dumps(a) == json.dumps(b)  # tuples and lists alike
+    changed = sorted(k for k in cfg if k != "network" and not same(cfg[k], values[k]))
+    values.update(cfg)
+    values["changed"] = changed
+    for key in ("weights", "biases"):
+        v = values[key]
+        if isinstance(v, dict):  # {"hidden": ..., "output": ...}, as TOML tables read well
+            if set(v) != {"hidden", "output"}:
+                raise UsageError(f"{key}: expected keys hidden and output, got {sorted(v)}")
+            values[key] = [v["hidden"], v["output"]]
+        elif not isinstance(v, (list, tuple)) or len(v) != 2:
+            raise UsageError(f"{key}: expected two entries [hidden, output], got {v!r}")
+    if not isinstance(values["train_biases"], bool):
+        raise UsageError(f"train_biases: expected true or false, got {values['train_biases']!r}")
+    return values
+
+
+def explain(values: dict, fmt: str = "text", digits: int = 9) -> str:
+    """The formatted trace for resolved ``values`` (see ``resolve``)."""
+    import numpy as np
+
+    from ..explain import build_network, format_markdown, format_text, mazur_note, trace_step
+
+    Wh, Wo = values["weights"]
+    bh, bo = values["biases"]
+    net = build_network(Wh, Wo, bh, bo, values["activation"], values["output_activation"])
+    X = np.array([values["inputs"]], dtype=np.float64)
+    T = np.array([values["targets"]], dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != net.in_features:
+        raise ValueError(f"explain: inputs must be a list of {net.in_features} numbers (the hidden "
+                         f"weights' rows have {net.in_features} entries), got {values['inputs']!r}")
+    if T.ndim != 2 or T.shape[1] != net.out_features:
+        raise ValueError(f"explain: targets must be a list of {net.out_features} numbers (one per "
+                         f"output neuron), got {values['targets']!r}")
+    name, changed = values["network"], values["changed"]
+    if not changed:
+        title = {"mazur": "Mazur's 2-2-2 network", "notebook": "The tutorial notebook's 2-2-2 network"}[name]
+    else:
+        title = f"A network from {name}'s, with {', '.join(changed)} changed"
+    trace = trace_step(net, X, T, lr=values["lr"], train_biases=values["train_biases"],
+                       title=f"{title}: one SGD step, by the chain rule", digits=digits)
+    if name == "mazur" and not changed:
+        trace.footer = mazur_note(net, X, T, trace)
+    return format_markdown(trace) if fmt == "markdown" else format_text(trace)
+
+
+def run(args) -> int:
+    from ..cli import UsageError
+
+    if not 1 <= args.digits <= 17:
+        raise UsageError(f"--digits must be between 1 and 17, got {args.digits}")
+    values = resolve(args)
+    try:
+        text = explain(values, args.format, args.digits)
+    except (ValueError, TypeError) as e:
+        raise UsageError(str(e)) from None
+    sys.stdout.write(text)
+    return 0

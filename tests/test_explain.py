@@ -1,0 +1,274 @@
+"""``minimlp explain``: the printed chain-rule trace against the golden figures.
+
+Expected values come from tests/golden/tutorial_nets.json (two independent implementations,
+not minimlp) and from Mazur's post as printed (its ``verification/mazur_published_figures``),
+or are worked out by hand in the test.
+"""
+import json
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import pytest
+
+import minimlp as mm
+from minimlp.cli import main
+from minimlp.explain import build_network, format_markdown, format_text, trace_step
+from minimlp.tutorial import tutorial_network
+
+HALF_ULP_9 = 0.5e-9 + 1e-15   # a value printed with 9 decimals is within this of the exact one
+
+
+def parse_text(text):
+    """``label -> printed value`` from the ``label = ... = value`` lines."""
+    rows = {}
+    for line in text.splitlines():
+        if " = " in line and not line.startswith(" "):
+            label, value = line.split(" = ")[0], line.rsplit(" = ", 1)[1]
+            rows[label] = value
+    return rows
+
+
+def parse_markdown(text):
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip().strip("`") for c in line.strip("|").split("|")]
+            rows[cells[0]] = cells[-1]
+    return rows
+
+
+def run_cli(capsys, *argv):
+    code = main(["explain", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def mazur(capsys):
+    code, out, _ = run_cli(capsys)
+    assert code == 0
+    return out, parse_text(out)
+
+
+GOLDEN_FORWARD = ["net_h1", "net_h2", "out_h1", "out_h2", "net_o1", "net_o2", "out_o1", "out_o2",
+                  "E_o1", "E_o2"]
+INTERMEDIATES = {  # golden intermediates key -> printed label
+    "dE_dout_o1": "dE/dout_o1", "dE_dout_o2": "dE/dout_o2",
+    "dout_o1_dnet_o1": "dout_o1/dnet_o1", "dout_o2_dnet_o2": "dout_o2/dnet_o2",
+    "delta_o1": "delta_o1", "delta_o2": "delta_o2",
+    "dEo1_dout_h1": "dE_o1/dout_h1", "dEo2_dout_h1": "dE_o2/dout_h1",
+    "dEo1_dout_h2": "dE_o1/dout_h2", "dEo2_dout_h2": "dE_o2/dout_h2",
+    "dE_dout_h1": "dE/dout_h1", "dE_dout_h2": "dE/dout_h2",
+    "dout_h1_dnet_h1": "dout_h1/dnet_h1", "dout_h2_dnet_h2": "dout_h2/dnet_h2",
+    "delta_h1": "delta_h1", "delta_h2": "delta_h2",
+}
+
+
+def expected_rows(golden, name, bias_mode="frozen"):
+    """Printed label -> exact golden value, for one tutorial network."""
+    g = golden[name]
+    exp = {k: g["forward"][k] for k in GOLDEN_FORWARD}
+    exp["E_total"] = g["forward"]["E_total_half_sse"]
+    inter = g["gradients"]["half_sse"]["intermediates"]
+    exp.update({label: inter[key] for key, label in INTERMEDIATES.items()})
+    named = g["gradients"]["half_sse"]["named"]
+    step = g["one_step"]["half_sse"][bias_mode]
+    for k in range(1, 9):
+        exp[f"dE/dw{k}"] = named[f"dE_dw{k}"]
+        exp[f"w{k}+"] = step["named"][f"w{k}"]
+    exp["E_total+"] = step["E_after"]
+    exp["i1"], exp["i2"] = g["setup"]["x"]
+    exp["t1"], exp["t2"] = g["setup"]["target"]
+    return exp
+
+
+@pytest.mark.parametrize("name", ["mazur", "notebook"])
+def test_printed_trace_matches_golden_to_9_decimals(name, golden, capsys):
+    code, out, _ = run_cli(capsys, "--network", name)
+    assert code == 0
+    rows = parse_text(out)
+    exp = expected_rows(golden, name)
+    assert set(exp) <= set(rows), f"missing rows: {sorted(set(exp) - set(rows))}"
+    for label, value in exp.items():
+        printed = rows[label]
+        assert len(printed.split(".")[1]) == 9, (label, printed)
+        assert abs(float(printed) - value) <= HALF_ULP_9, (label, printed, value)
+
+
+@pytest.mark.parametrize("name", ["mazur", "notebook"])
+def test_trace_values_are_minimlps_full_precision(name, golden):
+    net, X, T = tutorial_network(name)
+    trace = trace_step(net, X, T, lr=0.5)
+    for label, value in expected_rows(golden, name).items():
+        assert trace.values[label] == pytest.approx(value, rel=0, abs=1e-12), label
+
+
+# Mazur's published figure -> the label explain prints it under.
+PUBLISHED_LABELS = {
+    "net_h1": "net_h1", "out_h1": "out_h1", "out_h2": "out_h2", "net_o1": "net_o1",
+    "out_o1": "out_o1", "out_o2": "out_o2", "E_o1": "E_o1", "E_o2": "E_o2", "E_total": "E_total",
+    "dE_total/dout_o1": "dE/dout_o1", "dout_o1/dnet_o1": "dout_o1/dnet_o1",
+    "dE_total/dw5": "dE/dw5", "w5+": "w5+", "w6+": "w6+", "w7+": "w7+", "w8+": "w8+",
+    "dE_o1/dnet_o1 (delta_o1)": "delta_o1", "dE_o1/dout_h1": "dE_o1/dout_h1",
+    "dE_total/dout_h1": "dE/dout_h1", "dout_h1/dnet_h1": "dout_h1/dnet_h1",
+    "dE_total/dw1": "dE/dw1", "w1+": "w1+", "w2+": "w2+", "w3+": "w3+", "w4+": "w4+",
+}
+
+
+def test_mazur_published_figures_to_the_printed_digits(golden, mazur):
+    _, rows = mazur
+    figures = golden["verification"]["mazur_published_figures"]
+    checked = 0
+    for fig in figures:
+        if not fig["reproduced_at_printed_precision"]:
+            continue
+        published = fig["published"]
+        decimals = len(published.split(".")[1])
+        printed = Decimal(rows[PUBLISHED_LABELS[fig["figure"]]])
+        assert printed.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP) == Decimal(published), fig
+        checked += 1
+    assert checked == 25
+
+
+def test_mazur_typo_is_not_copied(mazur):
+    # The post prints dE_o2/dout_h1 as -0.01904919 and -0.019049119; the exact value is
+    # delta_o2 * w7 = -0.0380982365... * 0.5 = -0.01904911825...
+    _, rows = mazur
+    assert rows["dE_o2/dout_h1"] == "-0.019049118"
+
+
+def test_mazur_note_on_after_training_figures(golden, mazur):
+    out, _ = mazur
+    note = out[out.index("The post's figures after training"):]
+    for published in ["0.291027924", "0.000035085", "0.0000351085", "0.015912196", "0.984065734"]:
+        assert published in note
+    # The correct values, from the golden training run (biases frozen, E = 1/2 SSE).
+    train = golden["mazur"]["training"]["half_sse"]["frozen"]
+    E1 = train["E_after_steps"]["1"]
+    E10k = train["E_after_steps"]["10000"]
+    E9999 = train["E_after_steps"]["9999"]
+    o1, o2 = train["outputs_after_steps"]["10000"]
+    assert f"this method {E1:.9f}" in note and f"{E1:.9f}" == "0.291027774"
+    assert f"this method {E10k:.10f}" in note and f"{E10k:.10f}" == "0.0000351019"
+    assert f"{E9999:.10f}" in note and f"{E9999:.10f}" == "0.0000351085"
+    assert f"{o1:.9f}, {o2:.9f}" in note and f"{o1:.9f}" == "0.015913620"
+
+
+def test_markdown_has_the_same_numbers(capsys):
+    _, text, _ = run_cli(capsys)
+    code, md, _ = run_cli(capsys, "--format", "markdown")
+    assert code == 0
+    md_rows, text_rows = parse_markdown(md), parse_text(text)
+    assert md_rows and md_rows == {k: v for k, v in text_rows.items() if k in md_rows}
+    assert len(md_rows) == 48   # 4 inputs/targets, 8 forward, 3 errors, 10 + 14 backward, 9 update
+    assert md.startswith("### ")
+
+
+def test_train_biases_matches_golden_per_neuron_step(golden, capsys):
+    code, out, _ = run_cli(capsys, "--train-biases")
+    assert code == 0
+    rows = parse_text(out)
+    step = golden["mazur"]["one_step"]["half_sse"]["per_neuron"]
+    for label, key in [("b_h1+", "b_h1"), ("b_h2+", "b_h2"), ("b_o1+", "b_o1"), ("b_o2+", "b_o2"),
+                       ("w1+", "w1"), ("w8+", "w8")]:
+        assert abs(float(rows[label]) - step["named"][key]) <= HALF_ULP_9, label
+    assert abs(float(rows["E_total+"]) - step["E_after"]) <= HALF_ULP_9
+    assert "The post's figures" not in out  # the note is about the frozen-bias walkthrough
+
+
+def test_lr_flag_changes_the_update(golden, capsys):
+    code, out, _ = run_cli(capsys, "--lr", "0.1")
+    rows = parse_text(out)
+    w5, g5 = 0.40, golden["mazur"]["gradients"]["half_sse"]["named"]["dE_dw5"]
+    assert abs(float(rows["w5+"]) - (w5 - 0.1 * g5)) <= HALF_ULP_9
+
+
+def test_custom_relu_network_worked_by_hand(capsys):
+    # 2-1-1: h = relu(1*0.5 - 1*0.2) = 0.3; o = 2*h = 0.6; E = (1 - 0.6)^2 = 0.16 (MSE, K = 1);
+    # dE/do = 2(o - t) = -0.8; dE/dw3 = -0.8*1*0.3 = -0.24; dE/dh = -0.8*2 = -1.6;
+    # dE/dw1 = -1.6*1*0.5 = -0.8; dE/dw2 = -1.6*0.2 = -0.32; lr 0.5: w1+ = 1.4, w2+ = -0.84,
+    # w3+ = 2.12; then h = 1.4*0.5 - 0.84*0.2 = 0.532, o = 2.12*0.532 = 1.12784,
+    # E = 0.12784^2 = 0.0163430656.
+    code, out, _ = run_cli(capsys, "--weights", "[[[1, -1]], [[2]]]", "--inputs", "[0.5, 0.2]",
+                           "--targets", "[1]", "--biases", "[0, 0]", "--activation", "relu",
+                           "--output-activation", "identity")
+    assert code == 0
+    rows = parse_text(out)
+    expected = {"net_h1": 0.3, "out_h1": 0.3, "out_o1": 0.6, "E_total": 0.16, "dE/dout_o1": -0.8,
+                "dout_h1/dnet_h1": 1.0, "dE/dw3": -0.24, "dE/dout_h1": -1.6, "dE/dw1": -0.8,
+                "dE/dw2": -0.32, "w1+": 1.4, "w2+": -0.84, "w3+": 2.12, "E_total+": 0.0163430656}
+    for label, value in expected.items():
+        assert abs(float(rows[label]) - value) <= HALF_ULP_9, label
+
+
+def test_relu_slope_is_zero_for_a_negative_net_input():
+    net = build_network([[-1.0, 0.0], [1.0, 1.0]], [[1.0, 1.0]], 0.0, 0.0, "relu", "sigmoid")
+    trace = trace_step(net, [[1.0, 1.0]], [[0.0]], lr=1.0)
+    assert trace.values["net_h1"] == -1.0 and trace.values["out_h1"] == 0.0
+    assert trace.values["dout_h1/dnet_h1"] == 0.0
+    assert trace.values["dE/dw1"] == 0.0 and trace.values["w1+"] == -1.0
+    assert trace.values["dout_h2/dnet_h2"] == 1.0
+
+
+def test_config_file_json_and_toml_equal_the_flags(tmp_path, capsys):
+    cfg = {"weights": [[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], [[0.7, 0.8]]],
+           "biases": [0.1, [0.2]], "inputs": [1, 2, 3], "targets": [0.5], "lr": 0.25}
+    (tmp_path / "net.json").write_text(json.dumps(cfg))
+    (tmp_path / "net.toml").write_text(
+        "inputs = [1, 2, 3]\ntargets = [0.5]\nlr = 0.25\n"
+        "[weights]\nhidden = [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]\noutput = [[0.7, 0.8]]\n"
+        "[biases]\nhidden = 0.1\noutput = [0.2]\n")
+    _, from_flags, _ = run_cli(capsys, *[a for k, v in cfg.items() for a in (f"--{k}", json.dumps(v))])
+    for name in ("net.json", "net.toml"):
+        code, out, err = run_cli(capsys, "--config", str(tmp_path / name))
+        assert code == 0, err
+        assert out == from_flags
+    rows = parse_text(from_flags)
+    # net_h1 = 0.1*1 + 0.2*2 + 0.3*3 + 0.1 = 1.5
+    assert rows["net_h1"] == "1.500000000"
+    assert "w8+" in rows and "w9+" not in rows   # 3*2 + 2*1 = 8 weights
+    assert "-- The update --" in from_flags
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--weights", "[[1, 2]"], "not valid JSON"),
+    (["--weights", "[[[1, 2]]]"], "two entries"),
+    (["--inputs", "[1, 2, 3]"], "inputs must be a list of 2"),
+    (["--targets", "[1]"], "targets"),
+    (["--weights", "[[[1, 2], [3, 4]], [[1, 2, 3]]]"], "columns"),
+    (["--weights", json.dumps([[[0.1] * 2] * 7, [[0.1] * 7]])], "too wide"),
+    (["--config", "/nonexistent/cfg.json"], "no such file"),
+    (["--digits", "0"], "--digits"),
+])
+def test_user_mistakes_exit_2_with_a_message(argv, fragment, capsys):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert fragment in err and "Traceback" not in err
+    assert out == ""
+
+
+def test_unknown_config_key_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "c.json").write_text('{"weigths": []}')
+    code, _, err = run_cli(capsys, "--config", str(tmp_path / "c.json"))
+    assert code == 2 and "weigths" in err
+
+
+def test_engine_refuses_what_it_cannot_explain():
+    net, X, T = tutorial_network("mazur")
+    with pytest.raises(ValueError, match="one sample"):
+        trace_step(net, np.vstack([X, X]), np.vstack([T, T]))
+    with pytest.raises(ValueError, match="one hidden layer"):
+        trace_step(mm.Sequential(mm.Dense(2, 2), mm.Sigmoid()), X, T)
+    with pytest.raises(ValueError, match="activation"):
+        trace_step(mm.Sequential(mm.Dense(2, 2), mm.Softmax(), mm.Dense(2, 2), mm.Sigmoid()), X, T)
+
+
+def test_the_step_updates_the_network_like_sgd(golden):
+    net, X, T = tutorial_network("mazur")
+    trace = trace_step(net, X, T)
+    step = golden["mazur"]["one_step"]["half_sse"]["frozen"]["dense_in_out"]
+    np.testing.assert_allclose(net[0].W, step["W_hidden"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(net[2].W, step["W_output"], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(net[0].b, [0.35, 0.35])   # frozen
+    assert format_text(trace).count("\n") > 60
+    assert "| `w5+` |" in format_markdown(trace)
