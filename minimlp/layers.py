@@ -46,8 +46,11 @@ class Dense(Layer):
         self.in_features = check_size(in_features, "in_features", name)
         self.out_features = check_size(out_features, "out_features", name)
         self.dtype = check_dtype(dtype, f"{name}: dtype")
-        initializer = get_initializer(init)
-        gen = as_generator(rng)
+        try:
+            initializer = get_initializer(init)
+            gen = as_generator(rng)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{name}: {e}") from None
         W = np.asarray(initializer(self.in_features, self.out_features, gen, self.dtype), dtype=self.dtype)
         if W.shape != (self.in_features, self.out_features):
             raise ValueError(f"{name}: initializer returned shape {W.shape}, expected "

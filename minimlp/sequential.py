@@ -110,8 +110,11 @@ class Sequential(Layer):
 
         With ``train=True`` each layer caches what ``backward`` needs.
         """
-        Y = self._forward(self.check_input(X), train)
-        return Y.copy() if train else Y
+        X = self.check_input(X)
+        Y = self._forward(X, train)
+        # Fresh: a training output lives in a layer's reused buffer, and a network of
+        # Identity layers (or none) would hand back the caller's own array.
+        return Y.copy() if train or Y is X else Y
 
     __call__ = forward
 
@@ -120,7 +123,8 @@ class Sequential(Layer):
         memory on large inputs by predicting in chunks."""
         X = self.check_input(X)
         if batch_size is None or batch_size >= X.shape[0]:
-            return self._forward(X, False)
+            Y = self._forward(X, False)
+            return Y.copy() if Y is X else Y   # never the caller's own array
         return np.concatenate([self._forward(X[i:i + batch_size], False)
                                for i in range(0, X.shape[0], batch_size)])
 
