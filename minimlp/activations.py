@@ -7,7 +7,7 @@ Shape: ``(N, D) -> (N, D)`` in both directions.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, ndtr
 
 from ._checks import check_real
 from .layer import Array, Layer
@@ -155,3 +155,147 @@ class Softmax(Activation):
         np.subtract(dY, s, out=dX)
         dX *= Y
         return dX
+
+
+class _SlopeActivation(Activation):
+    """An elementwise activation whose training forward also stores its slope ``dY/dX``
+    (the cache), so that backward is one multiplication: ``dX = dY * slope``."""
+
+    _backward_in_place = True
+
+    def _forward(self, X, Y, keep):
+        S = self._buffer("_slope", X.shape, X.dtype) if keep else None
+        self._fill(X, Y, S)
+        if keep:
+            self._cache = S
+        return Y
+
+    def _backward(self, dY, dX):
+        return np.multiply(dY, self._cache, out=dX)
+
+    def _fill(self, X, Y, S):  # pragma: no cover - abstract
+        """Write f(X) into Y and, when S is not None, f'(X) into S."""
+        raise NotImplementedError
+
+
+class GELU(_SlopeActivation):
+    """Gaussian error linear unit (``torch.nn.GELU``), ``Y = X * Phi(X)``.
+
+    ``approximate="none"`` (exact): ``Phi`` is the standard normal CDF,
+    ``Phi(x) = (1 + erf(x / sqrt 2)) / 2``, and ``dY/dX = Phi(X) + X * phi(X)`` with
+    ``phi(x) = exp(-x^2 / 2) / sqrt(2 pi)``.
+
+    ``approximate="tanh"``: ``Y = X/2 * (1 + tanh(u))``, ``u = sqrt(2/pi) (X + 0.044715 X^3)``,
+    ``dY/dX = (1 + t)/2 + X/2 (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 X^2)`` with ``t = tanh(u)``.
+
+    Shape: ``(N, D) -> (N, D)``.
+    """
+
+    _C = float(np.sqrt(2.0 / np.pi))
+    _A = 0.044715
+
+    def __init__(self, approximate: str = "none"):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def _fill(self, X, Y, S):
+        if self.approximate == "none":
+            Phi = ndtr(X)
+            if S is not None:
+                np.multiply(X, X, out=S)
+                S *= -0.5
+                np.exp(S, out=S)
+                S *= X
+                S *= 1.0 / np.sqrt(2.0 * np.pi)      # X * phi(X)
+                S += Phi
+            return np.multiply(X, Phi, out=Y)
+        c, a = self._C, self._A
+        X2 = np.multiply(X, X)
+        U = np.multiply(X2, a)
+        U += 1.0
+        U *= X
+        U *= c
+        T = np.tanh(U, out=U)                         # t
+        if S is not None:
+            # (1 + t)/2 + X/2 (1 - t^2) c (1 + 3 a X^2)
+            X2 *= 3.0 * a
+            X2 += 1.0
+            X2 *= c * 0.5
+            X2 *= X
+            np.multiply(T, T, out=S)
+            np.subtract(1.0, S, out=S)
+            S *= X2
+            S += 0.5
+            S += 0.5 * T
+        T += 1.0
+        T *= 0.5
+        return np.multiply(X, T, out=Y)
+
+    def get_config(self):
+        return {"approximate": self.approximate}
+
+    def __repr__(self):
+        return "GELU()" if self.approximate == "none" else f"GELU(approximate={self.approximate!r})"
+
+
+class ELU(_SlopeActivation):
+    """Exponential linear unit (``torch.nn.ELU``)::
+
+        Y = X                      if X > 0,   else  alpha * (exp(X) - 1)
+        dY/dX = 1                  if X > 0,   else  Y + alpha
+
+    Shape: ``(N, D) -> (N, D)``. ``alpha >= 0``; with ``alpha != 1`` the slope jumps at 0.
+    """
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = check_real(alpha, "alpha", "ELU", low=0.0)
+
+    def _fill(self, X, Y, S):
+        np.minimum(X, 0.0, out=Y)            # exp only of X <= 0: no overflow
+        np.expm1(Y, out=Y)
+        Y *= self.alpha
+        positive = X > 0
+        if S is not None:
+            np.add(Y, self.alpha, out=S)
+            S[positive] = 1.0
+        np.copyto(Y, X, where=positive)
+        return Y
+
+    def get_config(self):
+        return {"alpha": self.alpha}
+
+    def __repr__(self):
+        return f"ELU(alpha={self.alpha})"
+
+
+class Softplus(_SlopeActivation):
+    """Smooth ReLU (``torch.nn.Softplus``)::
+
+        Y = log(1 + exp(beta X)) / beta,    dY/dX = sigmoid(beta X)
+        Y = X, dY/dX = 1                    where beta X > threshold (linear, as PyTorch)
+
+    ``log(1 + exp(z))`` is computed as ``logaddexp(0, z)``: no overflow at any input.
+    Shape: ``(N, D) -> (N, D)``. ``beta > 0``.
+    """
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        self.beta = check_real(beta, "beta", "Softplus", low=0.0, low_open=True)
+        self.threshold = check_real(threshold, "threshold", "Softplus")
+
+    def _fill(self, X, Y, S):
+        Z = np.multiply(X, self.beta)
+        linear = Z > self.threshold
+        if S is not None:
+            expit(Z, out=S)
+            S[linear] = 1.0
+        np.logaddexp(0.0, Z, out=Z)
+        np.multiply(Z, 1.0 / self.beta, out=Y)
+        np.copyto(Y, X, where=linear)
+        return Y
+
+    def get_config(self):
+        return {"beta": self.beta, "threshold": self.threshold}
+
+    def __repr__(self):
+        return f"Softplus(beta={self.beta}, threshold={self.threshold})"

@@ -1,4 +1,5 @@
-"""Loss functions: ``MSELoss``, ``CrossEntropyLoss``, ``BCEWithLogitsLoss``.
+"""Loss functions: ``MSELoss``, ``CrossEntropyLoss``, ``BCEWithLogitsLoss``, ``L1Loss``,
+``HuberLoss``, ``BCELoss``.
 
 A loss maps predictions ``Y`` of shape ``(N, D)`` and targets ``T`` to a Python float with
 ``forward(Y, T)``; ``backward()`` then returns ``dL/dY`` of shape ``(N, D)``. The ``1/N`` of
@@ -12,13 +13,29 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, log_expit
 
+from ._checks import check_real
 from .layer import Array, Layer
 
 
 class Loss:
-    """Base class: ``forward(Y, T) -> float`` then ``backward() -> dL/dY``."""
+    """Base class: ``forward(Y, T) -> float`` then ``backward() -> dL/dY``.
+
+    ``reduction="mean"`` (default) averages the per-element (or per-sample) losses,
+    ``"sum"`` adds them; only the scale factor of the value and the gradient changes.
+    """
 
     _Y = None
+    reduction = "mean"
+
+    def __init__(self, reduction: str = "mean"):
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"{type(self).__name__}: reduction must be 'mean' or 'sum', "
+                             f"got {reduction!r}")
+        self.reduction = reduction
+
+    def _div(self, count: int) -> int:
+        """What the summed loss is divided by: ``count`` for a mean, 1 for a sum."""
+        return count if self.reduction == "mean" else 1
 
     def forward(self, Y: Array, T) -> float:
         """The loss of predictions ``Y`` (N, D) against targets ``T``; caches for backward."""
@@ -66,7 +83,8 @@ class Loss:
         return Layer._buffer(self, "_G", Y.shape, Y.dtype)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        extra = "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+        return f"{type(self).__name__}({extra})"
 
 
 class MSELoss(Loss):
@@ -82,12 +100,12 @@ class MSELoss(Loss):
         D = np.subtract(Y, T, out=self._grad_buffer(Y))   # becomes the gradient in backward
         self._Y, self._dY, self._scaled = Y, D, False
         flat = D.reshape(-1)
-        return float(np.dot(flat, flat)) / D.size
+        return float(np.dot(flat, flat)) / self._div(D.size)
 
     def _backward(self):
         G = self._dY
         if not self._scaled:
-            G *= 2.0 / G.size
+            G *= 2.0 / self._div(G.size)
             self._scaled = True
         return G
 
@@ -112,13 +130,13 @@ class BCEWithLogitsLoss(Loss):
     def _forward(self, Z, T):
         self._Y, self._T = Z, T
         value = -(np.vdot(T, log_expit(Z)) + np.vdot(1.0 - T, log_expit(-Z)))
-        return float(value) / Z.size
+        return float(value) / self._div(Z.size)
 
     def _backward(self):
         G = self._grad_buffer(self._Y)
         expit(self._Y, out=G)
         G -= self._T
-        G *= 1.0 / G.size
+        G *= 1.0 / self._div(G.size)
         return G
 
 
@@ -166,7 +184,7 @@ class CrossEntropyLoss(Loss):
         s = P.sum(axis=1)
         P /= s[:, None]
         self._Y, self._T, self._dY, self._scaled = Z, T, P, False
-        return float(np.log(s).sum() - picked.sum()) / N
+        return float(np.log(s).sum() - picked.sum()) / self._div(N)
 
     def _backward(self):
         P = self._dY
@@ -177,6 +195,116 @@ class CrossEntropyLoss(Loss):
                 P[np.arange(N), T] -= 1.0
             else:
                 P -= T
-            P *= 1.0 / N
+            P *= 1.0 / self._div(N)
             self._scaled = True
         return P
+
+
+class L1Loss(Loss):
+    """Mean absolute error over all elements (PyTorch's ``L1Loss``)::
+
+        L = 1/(N*D) * sum |Y - T|        dL/dY = sign(Y - T) / (N*D)   (0 where Y = T)
+
+    ``reduction="sum"`` drops the ``1/(N*D)``. Shapes: ``Y, T (N, D)``.
+    """
+
+    def _forward(self, Y, T):
+        D = np.subtract(Y, T, out=self._grad_buffer(Y))
+        self._Y, self._dY, self._scaled = Y, D, False
+        return float(np.abs(D).sum()) / self._div(D.size)
+
+    def _backward(self):
+        G = self._dY
+        if not self._scaled:
+            np.sign(G, out=G)
+            G *= 1.0 / self._div(G.size)
+            self._scaled = True
+        return G
+
+
+class HuberLoss(Loss):
+    """Huber loss (PyTorch's ``HuberLoss``): quadratic near 0, linear beyond ``delta``::
+
+        d = Y - T
+        l(d) = d^2 / 2                     if |d| <= delta
+               delta * (|d| - delta / 2)   otherwise
+        L = 1/(N*D) * sum l(d)             dL/dY = clip(d, -delta, delta) / (N*D)
+
+    ``reduction="sum"`` drops the ``1/(N*D)``. Shapes: ``Y, T (N, D)``; ``delta > 0``.
+    """
+
+    def __init__(self, delta: float = 1.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.delta = check_real(delta, "delta", "HuberLoss", low=0.0, low_open=True)
+
+    def _forward(self, Y, T):
+        D = np.subtract(Y, T, out=self._grad_buffer(Y))
+        self._Y, self._dY, self._scaled = Y, D, False
+        A = np.abs(D)
+        delta = self.delta
+        quad = np.minimum(A, delta)          # l = q^2/2 + delta * (|d| - q),  q = min(|d|, delta)
+        A -= quad
+        value = 0.5 * float(np.vdot(quad, quad)) + delta * float(A.sum())
+        return value / self._div(D.size)
+
+    def _backward(self):
+        G = self._dY
+        if not self._scaled:
+            np.clip(G, -self.delta, self.delta, out=G)
+            G *= 1.0 / self._div(G.size)
+            self._scaled = True
+        return G
+
+    def __repr__(self):
+        extra = "" if self.reduction == "mean" else f", reduction={self.reduction!r}"
+        return f"HuberLoss(delta={self.delta}{extra})"
+
+
+class BCELoss(Loss):
+    """Binary cross-entropy on probabilities ``P`` (PyTorch's ``BCELoss``), mean over all
+    elements::
+
+        L = -1/(N*D) * sum (T log P + (1 - T) log(1 - P)),   each log clamped to >= -100
+        dL/dP = (P - T) / max(P (1 - P), 1e-12) / (N*D)
+
+    The clamps (PyTorch's) keep ``P = 0`` or ``1`` finite. For a sigmoid output prefer
+    ``BCEWithLogitsLoss`` on the logits: it is exact where this one clamps.
+    ``reduction="sum"`` drops the ``1/(N*D)``. Shapes: ``P, T (N, D)``, both in [0, 1].
+    """
+
+    LOG_MIN = -100.0
+    EPS = 1e-12
+
+    def forward(self, Y, T) -> float:
+        Y = self._check_Y(Y)
+        if Y.min() < 0 or Y.max() > 1:
+            raise ValueError(f"{self!r}: predictions must be probabilities in [0, 1], got "
+                             f"values in [{Y.min()}, {Y.max()}] (for logits use BCEWithLogitsLoss)")
+        return self._forward(Y, self.check_targets(T, Y.shape, Y.dtype))
+
+    def check_targets(self, T, shape, dtype):
+        T = super().check_targets(T, shape, dtype)
+        if T.size and (T.min() < 0 or T.max() > 1):
+            raise ValueError(f"{self!r}: targets must lie in [0, 1], got values in "
+                             f"[{T.min()}, {T.max()}]")
+        return T
+
+    def _forward(self, P, T):
+        self._Y, self._T = P, T
+        tiny = np.finfo(P.dtype).tiny           # log(0) would raise; log(tiny) is clamped anyway
+        logp = np.log(np.maximum(P, tiny))
+        np.maximum(logp, self.LOG_MIN, out=logp)
+        log1mp = np.log(np.maximum(1.0 - P, tiny))
+        np.maximum(log1mp, self.LOG_MIN, out=log1mp)
+        value = -(np.vdot(T, logp) + np.vdot(1.0 - T, log1mp))
+        return float(value) / self._div(P.size)
+
+    def _backward(self):
+        P, T = self._Y, self._T
+        G = self._grad_buffer(P)
+        np.subtract(1.0, P, out=G)
+        G *= P
+        np.maximum(G, self.EPS, out=G)
+        np.divide(P - T, G, out=G)
+        G *= 1.0 / self._div(G.size)
+        return G

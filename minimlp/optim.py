@@ -16,7 +16,7 @@ from .layer import Parameter
 class Optimizer:
     """Base class: holds the parameters; a subclass writes ``_update(i, p)`` for one of them."""
 
-    def __init__(self, params, lr: float):
+    def __init__(self, params, lr: float, clip_norm: float | None = None):
         name = type(self).__name__
         if isinstance(params, Parameter):
             params = [params]
@@ -36,6 +36,7 @@ class Optimizer:
         self.params = params
         self.lr = lr
         self.steps = 0  # number of step() calls so far
+        self.clip_norm = clip_norm
         self._scratch = [np.empty_like(p.value) for p in params]
 
     @property
@@ -47,8 +48,21 @@ class Optimizer:
     def lr(self, value) -> None:
         self._lr = check_real(value, "lr (learning rate)", type(self).__name__, low=0.0)
 
+    @property
+    def clip_norm(self) -> float | None:
+        """``None`` (default) or ``max_norm > 0``: ``step`` first rescales the gradients so
+        that their global norm is at most ``max_norm`` (see ``clip_grad_norm``)."""
+        return self._clip_norm
+
+    @clip_norm.setter
+    def clip_norm(self, value) -> None:
+        self._clip_norm = None if value is None else check_real(
+            value, "clip_norm", type(self).__name__, low=0.0, low_open=True)
+
     def step(self) -> None:
         """Update every parameter in place from its ``grad``."""
+        if self._clip_norm is not None:
+            clip_grad_norm(self.params, self._clip_norm)
         self.steps += 1
         for i, p in enumerate(self.params):
             self._update(i, p)
@@ -121,8 +135,8 @@ class SGD(Optimizer):
     _state_names = ("_buf",)
 
     def __init__(self, params, lr: float = 0.01, momentum: float = 0.0,
-                 nesterov: bool = False, weight_decay: float = 0.0):
-        super().__init__(params, lr)
+                 nesterov: bool = False, weight_decay: float = 0.0, clip_norm: float | None = None):
+        super().__init__(params, lr, clip_norm)
         self.momentum = check_real(momentum, "momentum", "SGD", low=0.0, high=1.0, high_open=True)
         self.weight_decay = check_real(weight_decay, "weight_decay", "SGD", low=0.0)
         if not isinstance(nesterov, bool):
@@ -169,8 +183,8 @@ class Adam(Optimizer):
     _state_names = ("_m", "_v")
 
     def __init__(self, params, lr: float = 0.001, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
-        super().__init__(params, lr)
+                 weight_decay: float = 0.0, clip_norm: float | None = None):
+        super().__init__(params, lr, clip_norm)
         try:
             b1, b2 = betas
         except (TypeError, ValueError):
@@ -204,3 +218,196 @@ class Adam(Optimizer):
     def hyperparameters(self):
         return {"lr": self.lr, "betas": self.betas, "eps": self.eps,
                 "weight_decay": self.weight_decay}
+
+
+def clip_grad_norm(params, max_norm: float) -> float:
+    """Rescale gradients in place so that their global norm is at most ``max_norm``.
+
+    ``total = sqrt(sum_p |grad_p|^2)`` over every parameter; when ``total > max_norm``
+    every gradient is multiplied by ``max_norm / (total + 1e-6)`` (``torch.nn.utils.
+    clip_grad_norm_``). Returns ``total``, the norm before clipping.
+    Also available as ``Optimizer(..., clip_norm=max_norm)``, applied in every ``step``.
+    """
+    if isinstance(params, Parameter):
+        params = [params]
+    max_norm = check_real(max_norm, "max_norm", "clip_grad_norm", low=0.0, low_open=True)
+    grads = [p.grad for p in params]
+    total = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+    coef = max_norm / (total + 1e-6)
+    if coef < 1.0:
+        for g in grads:
+            g *= coef
+    return total
+
+
+class AdamW(Optimizer):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019; ``torch.optim.AdamW``).
+
+    For each parameter ``theta`` at step ``t = 1, 2, ...``, with ``g = grad``::
+
+        theta = theta * (1 - lr * weight_decay)      (decay, outside the gradient moments)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g^2
+        theta = theta - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+
+    Parameters: ``lr >= 0``; ``betas`` each in [0, 1); ``eps > 0``; ``weight_decay >= 0``
+    (default 0.01, as PyTorch); ``clip_norm`` as in ``Optimizer``.
+    """
+
+    _state_names = ("_m", "_v")
+
+    def __init__(self, params, lr: float = 0.001, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01, clip_norm: float | None = None):
+        super().__init__(params, lr, clip_norm)
+        name = type(self).__name__
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}") from None
+        self.betas = (check_real(b1, "beta1", name, low=0.0, high=1.0, high_open=True),
+                      check_real(b2, "beta2", name, low=0.0, high=1.0, high_open=True))
+        self.eps = check_real(eps, "eps", name, low=0.0, low_open=True)
+        self.weight_decay = check_real(weight_decay, "weight_decay", name, low=0.0)
+        self._m = [np.zeros_like(p.value) for p in self.params]
+        self._v = [np.zeros_like(p.value) for p in self.params]
+
+    def _update(self, i, p):
+        b1, b2 = self.betas
+        t = self.steps
+        if self.weight_decay:
+            p.value *= 1.0 - self.lr * self.weight_decay
+        g, m, v, tmp = p.grad, self._m[i], self._v[i], self._scratch[i]
+        m *= b1
+        m += np.multiply(g, 1.0 - b1, out=tmp)
+        v *= b2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp *= 1.0 / np.sqrt(1.0 - b2 ** t)
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= self.lr / (1.0 - b1 ** t)
+        p.value -= tmp
+
+    def hyperparameters(self):
+        return {"lr": self.lr, "betas": self.betas, "eps": self.eps,
+                "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton, 2012) in PyTorch's form (``torch.optim.RMSprop``).
+
+    For each parameter ``theta``::
+
+        g = grad + weight_decay * theta
+        v = alpha * v + (1 - alpha) * g^2
+        centered:  a = alpha * a + (1 - alpha) * g;   d = sqrt(v - a^2) + eps
+        otherwise: d = sqrt(v) + eps
+        momentum > 0:  b = momentum * b + g / d;   theta = theta - lr * b
+        otherwise:     theta = theta - lr * g / d
+
+    Parameters: ``lr >= 0`` (default 0.01); ``alpha`` in [0, 1]; ``eps > 0``;
+    ``weight_decay >= 0``; ``momentum >= 0``; ``centered``; ``clip_norm`` as in ``Optimizer``.
+    (``v - a^2`` is clamped at 0 against roundoff, where PyTorch would take sqrt of a
+    negative number.)
+    """
+
+    _state_names = ("_v", "_a", "_buf")
+
+    def __init__(self, params, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 clip_norm: float | None = None):
+        super().__init__(params, lr, clip_norm)
+        name = type(self).__name__
+        self.alpha = check_real(alpha, "alpha", name, low=0.0, high=1.0)
+        self.eps = check_real(eps, "eps", name, low=0.0, low_open=True)
+        self.weight_decay = check_real(weight_decay, "weight_decay", name, low=0.0)
+        self.momentum = check_real(momentum, "momentum", name, low=0.0)
+        if not isinstance(centered, bool):
+            raise TypeError(f"{name}: centered must be True or False, got {centered!r}")
+        self.centered = centered
+        self._v = [np.zeros_like(p.value) for p in self.params]
+        self._a = [np.zeros_like(p.value) for p in self.params] if centered else []
+        self._buf = [np.zeros_like(p.value) for p in self.params] if self.momentum else []
+        self._g = [np.empty_like(p.value) for p in self.params] if self.weight_decay else []
+
+    def _update(self, i, p):
+        alpha = self.alpha
+        g = self._decayed_grad(p, self.weight_decay, self._g[i] if self._g else None)
+        v, d = self._v[i], self._scratch[i]
+        v *= alpha
+        np.multiply(g, g, out=d)
+        d *= 1.0 - alpha
+        v += d
+        if self.centered:
+            a = self._a[i]
+            a *= alpha
+            a += np.multiply(g, 1.0 - alpha, out=d)
+            np.multiply(a, a, out=d)
+            np.subtract(v, d, out=d)
+            np.maximum(d, 0.0, out=d)
+            np.sqrt(d, out=d)
+        else:
+            np.sqrt(v, out=d)
+        d += self.eps
+        np.divide(g, d, out=d)                # g / d
+        if self.momentum:
+            b = self._buf[i]
+            b *= self.momentum
+            b += d
+            d = np.multiply(b, self.lr, out=d)
+        else:
+            d *= self.lr
+        p.value -= d
+
+    def hyperparameters(self):
+        return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps,
+                "weight_decay": self.weight_decay, "momentum": self.momentum,
+                "centered": self.centered, "clip_norm": self.clip_norm}
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al., 2011) in PyTorch's form (``torch.optim.Adagrad``).
+
+    For each parameter ``theta`` at step ``t = 1, 2, ...``::
+
+        g = grad + weight_decay * theta
+        lr_t = lr / (1 + (t - 1) * lr_decay)
+        s = s + g^2                          (s starts at initial_accumulator_value)
+        theta = theta - lr_t * g / (sqrt(s) + eps)
+
+    Parameters: ``lr >= 0`` (default 0.01); ``lr_decay >= 0``; ``weight_decay >= 0``;
+    ``initial_accumulator_value >= 0``; ``eps > 0`` (default 1e-10); ``clip_norm``.
+    """
+
+    _state_names = ("_s",)
+
+    def __init__(self, params, lr: float = 0.01, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10,
+                 clip_norm: float | None = None):
+        super().__init__(params, lr, clip_norm)
+        name = type(self).__name__
+        self.lr_decay = check_real(lr_decay, "lr_decay", name, low=0.0)
+        self.weight_decay = check_real(weight_decay, "weight_decay", name, low=0.0)
+        self.initial_accumulator_value = check_real(
+            initial_accumulator_value, "initial_accumulator_value", name, low=0.0)
+        self.eps = check_real(eps, "eps", name, low=0.0, low_open=True)
+        self._s = [np.full_like(p.value, self.initial_accumulator_value) for p in self.params]
+        self._g = [np.empty_like(p.value) for p in self.params] if self.weight_decay else []
+
+    def _update(self, i, p):
+        g = self._decayed_grad(p, self.weight_decay, self._g[i] if self._g else None)
+        s, d = self._s[i], self._scratch[i]
+        np.multiply(g, g, out=d)
+        s += d
+        np.sqrt(s, out=d)
+        d += self.eps
+        np.divide(g, d, out=d)
+        d *= self.lr / (1.0 + (self.steps - 1) * self.lr_decay)
+        p.value -= d
+
+    def hyperparameters(self):
+        return {"lr": self.lr, "lr_decay": self.lr_decay, "weight_decay": self.weight_decay,
+                "initial_accumulator_value": self.initial_accumulator_value, "eps": self.eps,
+                "clip_norm": self.clip_norm}

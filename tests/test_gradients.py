@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import minimlp as mm
-from layer_cases import LAYER_CASES, make_input
+from layer_cases import LAYER_CASES, MIN_TRAIN_BATCH, make_input
 
 TOL = 1e-6
 CASE_IDS = [c[0] for c in LAYER_CASES]
@@ -20,6 +20,7 @@ CASE_IDS = [c[0] for c in LAYER_CASES]
 def test_layer_gradients(case, n):
     case_id, factory, width = case
     layer = factory(np.float64)
+    n = max(n, MIN_TRAIN_BATCH.get(case_id, 1))   # batch statistics need >= 2 samples
     X = make_input(case_id, n, width, np.float64, seed=n)
     result = mm.gradcheck(layer, X)
     assert result.max_rel_error < TOL, f"{case_id}: {result} {result.errors}"

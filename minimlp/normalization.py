@@ -1,0 +1,222 @@
+"""Normalization layers: ``BatchNorm1d`` (over the batch) and ``LayerNorm`` (over features).
+
+Both standardize, then scale and shift with learned ``gamma`` and ``beta``::
+
+    X_hat = (X - mean) / sqrt(var + eps),     Y = gamma * X_hat + beta
+
+and share one backward (``var`` is the biased variance over the ``M`` values averaged)::
+
+    dX_hat = dY * gamma
+    dX     = (dX_hat - mean(dX_hat) - X_hat * mean(dX_hat * X_hat)) / sqrt(var + eps)
+    dgamma = sum_n dY * X_hat,     dbeta = sum_n dY
+
+BatchNorm1d takes the means over the batch (axis 0), LayerNorm over the features (axis 1).
+Shape: ``(N, D) -> (N, D)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import check_dtype, check_real, check_size
+from .layer import Array, Layer, Parameter
+
+
+def _check_bool(value, name: str, owner: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{owner}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+class _Norm(Layer):
+    """Shared parts: parameters, input check, and the backward written out above."""
+
+    axis = 0  # the axis the statistics are taken over
+
+    def _init_affine(self, D: int, affine: bool) -> None:
+        self._params = []
+        if affine:
+            self._gamma = Parameter(np.ones(D, dtype=self.dtype), "gamma")
+            self._beta = Parameter(np.zeros(D, dtype=self.dtype), "beta")
+            self._params = [self._gamma, self._beta]
+        self._cache = None
+
+    gamma = property(lambda self: self._gamma.value if self._params else None)
+    beta = property(lambda self: self._beta.value if self._params else None)
+
+    def parameters(self) -> list[Parameter]:
+        return list(self._params)
+
+    def _check_X(self, X: Array) -> None:
+        if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] != self.in_features:
+            raise ValueError(f"{self!r}: expected input of shape (N, {self.in_features}), got "
+                             f"{getattr(X, 'shape', type(X).__name__)}")
+
+    def _scale_shift(self, Y: Array) -> Array:
+        if self._params:
+            Y *= self._gamma.value
+            Y += self._beta.value
+        return Y
+
+    def backward(self, dY: Array) -> Array:
+        X_hat, inv_std = self._need_cache(self._cache)
+        self._check_grad_shape(dY, X_hat.shape)
+        ax = self.axis
+        dX = self._buffer("_dX", dY.shape, self.dtype)
+        if self._params:
+            np.multiply(dY, X_hat, out=dX)
+            np.add.reduce(dX, axis=0, out=self._gamma.grad)
+            np.add.reduce(dY, axis=0, out=self._beta.grad)
+            np.multiply(dY, self._gamma.value, out=dX)        # dX_hat
+        else:
+            np.copyto(dX, dY)
+        M = dX.shape[ax]
+        mean_d = dX.mean(axis=ax, keepdims=True)
+        mean_dx = np.einsum("nd,nd->d" if ax == 0 else "nd,nd->n", dX, X_hat) / M
+        mean_dx = mean_dx[None, :] if ax == 0 else mean_dx[:, None]
+        dX -= mean_d
+        dX -= X_hat * mean_dx
+        dX *= inv_std
+        return dX
+
+
+class BatchNorm1d(_Norm):
+    """Batch normalization over the batch axis (``torch.nn.BatchNorm1d`` on 2-D input).
+
+    Training (``train=True``) standardizes each feature with the batch's mean and biased
+    variance, and updates the running statistics with PyTorch's momentum convention::
+
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var  = (1 - momentum) * running_var  + momentum * var * N / (N - 1)
+
+    (the running variance takes the unbiased batch variance). Prediction (``train=False``)
+    uses the running statistics instead: ``Y = gamma * (X - running_mean) /
+    sqrt(running_var + eps) + beta``, a fixed affine map, so rows are independent.
+
+    Shape: ``(N, num_features) -> (N, num_features)``; training needs ``N >= 2``.
+
+    Parameters
+    ----------
+    num_features : int
+    eps : float > 0, added to the variance.
+    momentum : float in [0, 1], weight of the newest batch in the running statistics.
+    affine : bool, learn ``gamma`` (starts at 1) and ``beta`` (starts at 0).
+    dtype : float64 (default) or float32
+
+    Buffers (saved with the model): ``running_mean`` (starts at 0), ``running_var`` (at 1).
+    """
+
+    axis = 0
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = True, dtype=np.float64):
+        name = "BatchNorm1d"
+        self.in_features = self.num_features = check_size(num_features, "num_features", name)
+        self.eps = check_real(eps, "eps", name, low=0.0, low_open=True)
+        self.momentum = check_real(momentum, "momentum", name, low=0.0, high=1.0)
+        self.affine = _check_bool(affine, "affine", name)
+        self.dtype = check_dtype(dtype, f"{name}: dtype")
+        self.running_mean = np.zeros(self.num_features, dtype=self.dtype)
+        self.running_var = np.ones(self.num_features, dtype=self.dtype)
+        self._init_affine(self.num_features, self.affine)
+
+    def buffers(self) -> dict[str, Array]:
+        # The arrays themselves: loading a model writes into them in place.
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+    def get_config(self) -> dict:
+        return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
+                "affine": self.affine, "dtype": self.dtype.name}
+
+    def forward(self, X: Array, train: bool = True) -> Array:
+        self._check_X(X)
+        if not train:
+            self._cache = None
+            Y = X - self.running_mean
+            Y *= 1.0 / np.sqrt(self.running_var + self.eps)
+            return self._scale_shift(Y)
+        N = X.shape[0]
+        if N < 2:
+            raise ValueError(f"{self!r}: training needs at least 2 samples per batch to "
+                             f"estimate a variance, got input of shape {X.shape}")
+        mean = X.mean(axis=0)
+        X_hat = self._buffer("_X_hat", X.shape, self.dtype)
+        np.subtract(X, mean, out=X_hat)
+        var = np.einsum("nd,nd->d", X_hat, X_hat) / N
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        X_hat *= inv_std
+        m = self.momentum
+        self.running_mean *= 1.0 - m
+        self.running_mean += m * mean
+        self.running_var *= 1.0 - m
+        self.running_var += (m * N / (N - 1)) * var
+        self._cache = (X_hat, inv_std)
+        Y = self._buffer("_Y", X.shape, self.dtype)
+        np.copyto(Y, X_hat)
+        return self._scale_shift(Y)
+
+    def __repr__(self) -> str:
+        extra = "" if self.eps == 1e-5 else f", eps={self.eps}"
+        extra += "" if self.momentum == 0.1 else f", momentum={self.momentum}"
+        extra += "" if self.affine else ", affine=False"
+        extra += "" if self.dtype == np.float64 else f", dtype={self.dtype.name}"
+        return f"BatchNorm1d({self.num_features}{extra})"
+
+
+class LayerNorm(_Norm):
+    """Layer normalization over the features of each sample (``torch.nn.LayerNorm``)::
+
+        X_hat[n] = (X[n] - mean_k X[n, k]) / sqrt(var_k X[n, k] + eps)
+        Y = gamma * X_hat + beta          (gamma, beta of shape (D,))
+
+    The same in training and prediction (no running statistics).
+    Shape: ``(N, D) -> (N, D)`` with ``D = normalized_shape``.
+
+    Parameters
+    ----------
+    normalized_shape : int (or a 1-tuple), the width ``D``.
+    eps : float > 0
+    elementwise_affine : bool, learn ``gamma`` (starts at 1) and ``beta`` (starts at 0).
+    dtype : float64 (default) or float32
+    """
+
+    axis = 1
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 dtype=np.float64):
+        name = "LayerNorm"
+        if isinstance(normalized_shape, (tuple, list)):
+            if len(normalized_shape) != 1:
+                raise ValueError(f"{name}: normalized_shape must be one width D for (N, D) "
+                                 f"input, got {tuple(normalized_shape)}")
+            normalized_shape = normalized_shape[0]
+        self.in_features = self.normalized_shape = check_size(normalized_shape, "normalized_shape", name)
+        self.eps = check_real(eps, "eps", name, low=0.0, low_open=True)
+        self.elementwise_affine = _check_bool(elementwise_affine, "elementwise_affine", name)
+        self.dtype = check_dtype(dtype, f"{name}: dtype")
+        self._init_affine(self.normalized_shape, self.elementwise_affine)
+
+    def get_config(self) -> dict:
+        return {"normalized_shape": self.normalized_shape, "eps": self.eps,
+                "elementwise_affine": self.elementwise_affine, "dtype": self.dtype.name}
+
+    def forward(self, X: Array, train: bool = True) -> Array:
+        self._check_X(X)
+        D = X.shape[1]
+        X_hat = self._buffer("_X_hat", X.shape, self.dtype) if train else np.empty_like(X)
+        np.subtract(X, X.mean(axis=1, keepdims=True), out=X_hat)
+        var = np.einsum("nd,nd->n", X_hat, X_hat) / D
+        inv_std = (1.0 / np.sqrt(var + self.eps))[:, None]
+        X_hat *= inv_std
+        if not train:
+            self._cache = None
+            return self._scale_shift(X_hat)
+        self._cache = (X_hat, inv_std)
+        Y = self._buffer("_Y", X.shape, self.dtype)
+        np.copyto(Y, X_hat)
+        return self._scale_shift(Y)
+
+    def __repr__(self) -> str:
+        extra = "" if self.eps == 1e-5 else f", eps={self.eps}"
+        extra += "" if self.elementwise_affine else ", elementwise_affine=False"
+        extra += "" if self.dtype == np.float64 else f", dtype={self.dtype.name}"
+        return f"LayerNorm({self.normalized_shape}{extra})"
