@@ -61,7 +61,14 @@ def as_float_array(X, dtype: np.dtype, what: str, ndim: int | None = 2) -> np.nd
             f"{what}: expected a real numeric array (float, int or bool), got dtype {X.dtype}"
         )
     if ndim is not None and X.ndim != ndim:
-        raise ValueError(f"{what}: expected a {ndim}-D array, got shape {X.shape} ({X.ndim}-D)")
+        hint = ""
+        if ndim == 2 and X.ndim == 1:
+            hint = (" (one sample of D features: X.reshape(1, -1); N samples of one feature: "
+                    "X.reshape(-1, 1))")
+        elif ndim == 2 and X.ndim > 2:
+            hint = f" (flatten each sample first: X.reshape({X.shape[0]}, -1))"
+        raise ValueError(f"{what}: expected a {ndim}-D array (N, D), got shape {X.shape} "
+                         f"({X.ndim}-D){hint}")
     if X.dtype != dtype:
         X = X.astype(dtype)
     if kind == "f" and not np.isfinite(X).all():

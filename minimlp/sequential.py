@@ -95,7 +95,8 @@ class Sequential(Layer):
         """``X`` validated and cast to the model's dtype (see the class docstring)."""
         X = as_float_array(X, self.dtype, f"Sequential {what}")
         if X.shape[0] == 0:
-            raise ValueError(f"Sequential {what}: empty batch (N = 0)")
+            raise ValueError(f"Sequential {what}: empty batch: expected at least one row, "
+                             f"got shape {X.shape}")
         for i, layer in enumerate(self._layers):
             if layer.in_features is not None:
                 if X.shape[1] != layer.in_features:
@@ -134,7 +135,7 @@ class Sequential(Layer):
         if self._out_shape is None:
             raise RuntimeError("Sequential: backward() called without a preceding "
                                "forward(X, train=True) (predict() keeps no cache)")
-        dY = np.asarray(dY)
+        dY = as_float_array(dY, self.dtype, "Sequential backward dY", ndim=None)
         if dY.shape != self._out_shape:
             raise ValueError(f"Sequential: backward expected a gradient of shape {self._out_shape} "
                              f"(the shape of the last output), got {dY.shape}")
