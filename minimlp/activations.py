@@ -21,6 +21,8 @@ class Activation(Layer):
     """
 
     _cache = None  # what backward needs; None when no training forward preceded
+    #: True when ``_backward(dY, dX)`` is correct with ``dX is dY`` (one elementwise product).
+    _backward_in_place = False
 
     def forward(self, X: Array, train: bool = True) -> Array:
         if not train:
@@ -29,11 +31,17 @@ class Activation(Layer):
         Y = self._buffer("_Y", X.shape, X.dtype)
         return self._forward(X, Y, keep=True)
 
-    def backward(self, dY: Array) -> Array:
-        cache = self._need_cache(self._cache)
-        self._check_grad_shape(dY, cache.shape)
-        dX = self._buffer("_dX", dY.shape, dY.dtype)
-        return self._backward(dY, dX)
+    def backward(self, dY: Array, overwrite_dY: bool = False) -> Array:
+        """``dX`` (N, D) from ``dY`` (N, D). With ``overwrite_dY=True`` (Sequential's hot
+        path, where ``dY`` is a buffer no one reads again) a layer whose ``_backward`` is
+        safe in place writes ``dX`` into ``dY``'s memory instead of a buffer of its own."""
+        cache = self._cache
+        if cache is None or dY.shape != cache.shape:   # the checks, inlined
+            cache = self._need_cache(cache)
+            self._check_grad_shape(dY, cache.shape)
+        if overwrite_dY and self._backward_in_place:
+            return self._backward(dY, dY)
+        return self._backward(dY, self._buffer("_dX", dY.shape, dY.dtype))
 
     def _forward(self, X: Array, Y: Array, keep: bool) -> Array:  # pragma: no cover
         raise NotImplementedError
@@ -100,6 +108,8 @@ class ReLU(Activation):
             np.greater(X, 0, out=mask)
             self._cache = mask
         return np.maximum(X, 0, out=Y)
+
+    _backward_in_place = True
 
     def _backward(self, dY, dX):
         return np.multiply(dY, self._cache, out=dX)

@@ -106,6 +106,8 @@ class Layer:
         allocate nothing.
         """
         buf = self.__dict__.get(name)
+        if buf is not None and buf.shape == shape and buf.dtype == dtype:
+            return buf   # the common case: same batch shape as the last step
         if buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:] or buf.shape[0] < shape[0]:
             buf = np.empty(shape, dtype=dtype)
             self.__dict__[name] = buf

@@ -96,26 +96,30 @@ class Dense(Layer):
             return Y
         Y = self._buffer("_Y", (X.shape[0], self.out_features), self.dtype)
         np.matmul(X, self._W.value, out=Y)
-        if self._b is not None:
-            Y += self._b.value
+        b = self._b
+        if b is not None:
+            Y += b.value
         self._X = X
         return Y
 
     def backward(self, dY: Array, need_input_grad: bool = True) -> Array | None:
-        X = self._need_cache(self._X)
-        self._check_grad_shape(dY, (X.shape[0], self.out_features))
+        X = self._X
+        if X is None or dY.shape != (X.shape[0], self.out_features):   # the checks, inlined
+            X = self._need_cache(X)
+            self._check_grad_shape(dY, (X.shape[0], self.out_features))
+        W = self._W
         if X.shape[0] == 1:
             # np.matmul's inner-dimension-1 path is several times slower than a broadcast
             # outer product (measured: PERF-NOTES, "batch 1").
-            np.multiply(X.T, dY, out=self._W.grad)
+            np.multiply(X.T, dY, out=W.grad)
         else:
-            np.matmul(X.T, dY, out=self._W.grad)
+            np.matmul(X.T, dY, out=W.grad)
         if self._b is not None:
             np.add.reduce(dY, axis=0, out=self._b.grad)
         if not need_input_grad:
             return None
         dX = self._buffer("_dX", X.shape, self.dtype)
-        return np.matmul(dY, self._W.value.T, out=dX)
+        return np.matmul(dY, W.value.T, out=dX)
 
     def __repr__(self) -> str:
         extra = "" if self._b is not None else ", bias=False"

@@ -12,6 +12,9 @@ import numpy as np
 from ._checks import check_real
 from .layer import Parameter
 
+#: Elements per chunk of plain SGD's update through its small scratch (see SGD.__init__).
+_CHUNK = 65536
+
 
 class Optimizer:
     """Base class: holds the parameters; a subclass writes ``_update(i, p)`` for one of them."""
@@ -146,10 +149,23 @@ class SGD(Optimizer):
         self.nesterov = nesterov
         self._buf = [np.zeros_like(p.value) for p in self.params] if self.momentum else []
         self._scratch2 = [np.empty_like(p.value) for p in self.params] if nesterov else []
+        if not self.momentum and not self.weight_decay:
+            # Plain SGD keeps no state: a large parameter is updated in chunks through a
+            # small scratch, so the optimizer holds no array the size of the model.
+            self._scratch = [s if s.size <= _CHUNK or not p.value.flags.c_contiguous
+                             else np.empty(_CHUNK, s.dtype) for s, p in zip(self._scratch, self.params)]
 
     def _update(self, i, p):
-        g = self._decayed_grad(p, self.weight_decay, self._scratch[i])
-        mu = self.momentum
+        mu, s = self.momentum, self._scratch[i]
+        if s.shape != p.value.shape:
+            if not mu and not self.weight_decay:   # theta -= lr * grad, chunk by chunk
+                theta, grad, lr, n = p.value.reshape(-1), p.grad.reshape(-1), self._lr, s.size
+                for k in range(0, theta.size, n):
+                    chunk = np.multiply(grad[k:k + n], lr, out=s[:theta.size - k])
+                    theta[k:k + n] -= chunk
+                return
+            s = self._scratch[i] = np.empty_like(p.value)   # hyperparameters changed since
+        g = self._decayed_grad(p, self.weight_decay, s) if self.weight_decay else p.grad
         if mu:
             b = self._buf[i]
             b *= mu
@@ -158,7 +174,7 @@ class SGD(Optimizer):
                 g = np.add(g, np.multiply(b, mu, out=self._scratch2[i]), out=self._scratch2[i])
             else:
                 g = b
-        step = np.multiply(g, self.lr, out=self._scratch[i])
+        step = np.multiply(g, self._lr, out=s)
         p.value -= step
 
     def hyperparameters(self):

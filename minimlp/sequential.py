@@ -57,6 +57,8 @@ class Sequential(Layer):
                              "build every layer with the same dtype")
         self.dtype = dtypes.pop() if dtypes else np.dtype(np.float64)
         self._skip_first_dX = bool(self._layers) and _takes_need_input_grad(self._layers[0])
+        # Layers whose backward may overwrite its incoming gradient (see Activation.backward).
+        self._in_place = [getattr(layer, "_backward_in_place", False) for layer in self._layers]
         self._out_shape = None
 
     # -- container protocol --------------------------------------------------------------
@@ -151,10 +153,14 @@ class Sequential(Layer):
         return X
 
     def _backward(self, dY: Array) -> None:
-        """Backward that skips the input gradient of the first layer where it can."""
-        layers = self._layers
-        for layer in layers[:0:-1]:
-            dY = layer.backward(dY)
+        """Backward that skips the input gradient of the first layer where it can.
+
+        ``dY`` and every intermediate gradient are buffers no one reads again, so they may
+        be overwritten: elementwise activations compute their ``dX`` in place.
+        """
+        layers, in_place = self._layers, self._in_place
+        for i in range(len(layers) - 1, 0, -1):
+            dY = layers[i].backward(dY, True) if in_place[i] else layers[i].backward(dY)
         if self._skip_first_dX:
             layers[0].backward(dY, need_input_grad=False)
         else:
