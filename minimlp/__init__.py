@@ -21,6 +21,9 @@ from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1L
 from .normalization import BatchNorm1d, LayerNorm
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm
 from .sequential import Sequential
+from . import callbacks, datasets, metrics
+from .callbacks import Callback, EarlyStopping, ModelCheckpoint
+from .training import History, TrainingDiverged, predict_classes, predict_proba
 
 __version__ = "0.1.0"
 
@@ -33,5 +36,7 @@ __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "clip_grad_norm",
     "gradcheck", "GradcheckResult",
     "save", "load",
+    "History", "TrainingDiverged", "predict_classes", "predict_proba",
+    "Callback", "EarlyStopping", "ModelCheckpoint", "callbacks", "datasets", "metrics",
     "__version__",
 ]

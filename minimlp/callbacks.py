@@ -1,0 +1,311 @@
+"""Callbacks: code that ``fit`` runs at the start and end of training, epochs and batches.
+
+Write your own by subclassing ``Callback`` and overriding the hooks you need; every hook is a
+no-op by default. ``fit`` calls them in this order::
+
+    on_train_begin(logs={})
+    for epoch in initial_epoch + 1 .. epochs:            (1-based)
+        on_epoch_begin(epoch)
+        for batch in 1 .. batches:                        (1-based)
+            on_batch_begin(batch)                         before the forward pass
+            forward, loss, backward, optimizer.step()
+            on_batch_end(batch, logs)                     after the step; Parameter.grad
+                                                          still holds this batch's gradient
+        on_epoch_end(epoch, logs)                         logs: "loss", metrics, "val_loss",
+                                                          "val_<metric>" (epoch means)
+    on_train_end(logs)                                    logs of the last epoch
+
+Batch ``logs`` hold ``"size"`` (rows in the batch), ``"loss"`` and each metric of that batch
+alone. The batch hooks cost nothing unless a callback overrides one of them.
+
+Before ``on_train_begin`` fit sets on every callback: ``model``, ``optimizer``, ``loss``,
+``history`` (the ``History`` being filled) and ``params`` (a dict: ``epochs``,
+``initial_epoch``, ``batch_size``, ``samples``, ``steps`` (batches per epoch), ``metrics``
+(the keys epoch logs will have), ``verbose``). Setting ``self.stop_training = True`` in any
+hook ends training after the current epoch.
+"""
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+
+from .metrics import HIGHER_IS_BETTER
+
+
+class Callback:
+    """Base class of callbacks; override any of the hooks (see the module docstring)."""
+
+    model = None
+    optimizer = None
+    loss = None
+    history = None
+    params: dict = {}
+    stop_training: bool = False
+
+    def on_train_begin(self, logs: dict) -> None:
+        """Called once before the first epoch (the model is still untouched)."""
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        """Called at the start of epoch ``epoch`` (1-based)."""
+
+    def on_batch_begin(self, batch: int) -> None:
+        """Called before the forward pass of batch ``batch`` (1-based within the epoch)."""
+
+    def on_batch_end(self, batch: int, logs: dict) -> None:
+        """Called after ``optimizer.step()`` with that batch's ``size``, ``loss`` and metrics."""
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        """Called after validation with the epoch's ``loss``, metrics and ``val_*`` values."""
+
+    def on_train_end(self, logs: dict) -> None:
+        """Called once after the last epoch (not when training raised)."""
+
+    def restorable_weights(self) -> tuple[int, list[np.ndarray]] | None:
+        """``(epoch, arrays)`` of good weights this callback holds (in ``model.parameters()``
+        order), which ``fit`` restores if training diverges; ``None`` if it holds none."""
+        return None
+
+
+def _overrides(cb: Callback, hook: str) -> bool:
+    return getattr(type(cb), hook) is not getattr(Callback, hook)
+
+
+def _resolve_mode(monitor: str, mode: str, owner: str) -> str:
+    if mode not in ("min", "max", "auto"):
+        raise ValueError(f"{owner}: mode must be 'min', 'max' or 'auto', got {mode!r}")
+    if mode == "auto":
+        base = monitor[4:] if monitor.startswith("val_") else monitor
+        return "max" if base in HIGHER_IS_BETTER or "acc" in base else "min"
+    return mode
+
+
+def _check_monitor(cb: Callback, monitor: str) -> None:
+    keys = cb.params.get("metrics", [])
+    if monitor not in keys:
+        hint = " (pass validation_data or validation_split to fit)" if monitor.startswith("val_") else ""
+        raise ValueError(f"{type(cb).__name__}: monitor {monitor!r} is not among the logged "
+                         f"values {list(keys)}{hint}")
+
+
+class _BestTracker(Callback):
+    """Shared by EarlyStopping and ModelCheckpoint: which epoch's monitored value is best."""
+
+    def __init__(self, monitor: str, mode: str, min_delta: float = 0.0):
+        if not isinstance(monitor, str):
+            raise TypeError(f"{type(self).__name__}: monitor must be a log key such as 'val_loss', "
+                            f"got {monitor!r}")
+        self.monitor = monitor
+        self.mode = _resolve_mode(monitor, mode, type(self).__name__)
+        self.min_delta = float(min_delta)
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch = None
+
+    def _reset(self) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch = None
+
+    def _improved(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+
+class EarlyStopping(_BestTracker):
+    """Stop training when ``monitor`` has not improved for ``patience`` epochs.
+
+    An epoch improves when ``value < best - min_delta`` (mode ``"min"``) or
+    ``value > best + min_delta`` (mode ``"max"``); ``"auto"`` maximizes accuracy-like keys and
+    minimizes the rest. With ``restore_best_weights=True`` the model gets the parameters of
+    the best epoch back at the end of training, whether it stopped early or ran all epochs,
+    and ``fit`` restores them if training diverges.
+
+    Attributes: ``best`` (the best value), ``best_epoch``, ``stopped_epoch`` (0 if it never
+    stopped training), ``wait`` (epochs since the last improvement).
+    """
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best_weights: bool = True):
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be an integer >= 0, got {patience!r}")
+        if not isinstance(min_delta, (int, float)) or not min_delta >= 0:
+            raise ValueError(f"EarlyStopping: min_delta must be a number >= 0, got {min_delta!r}")
+        super().__init__(monitor, mode, min_delta)
+        self.patience = patience
+        self.restore_best_weights = bool(restore_best_weights)
+        self.wait = 0
+        self.stopped_epoch = 0
+        self._best_weights = None
+
+    def on_train_begin(self, logs):
+        _check_monitor(self, self.monitor)
+        self._reset()
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.stop_training = False
+        if self.restore_best_weights:
+            self._best_weights = [np.empty_like(p.value) for p in self.model.parameters()]
+
+    def on_epoch_end(self, epoch, logs):
+        value = logs[self.monitor]
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self._best_weights is not None:
+                for dst, p in zip(self._best_weights, self.model.parameters()):
+                    np.copyto(dst, p.value)
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stop_training = True
+            self.stopped_epoch = epoch
+
+    def on_train_end(self, logs):
+        held = self.restorable_weights()
+        if held is not None:
+            for p, src in zip(self.model.parameters(), held[1]):
+                np.copyto(p.value, src)
+
+    def restorable_weights(self):
+        if self._best_weights is None or self.best_epoch is None:
+            return None
+        return self.best_epoch, self._best_weights
+
+    def __repr__(self):
+        return (f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, "
+                f"min_delta={self.min_delta}, mode={self.mode!r}, "
+                f"restore_best_weights={self.restore_best_weights})")
+
+
+class ModelCheckpoint(_BestTracker):
+    """Save the model (and the optimizer's state) at the end of epochs.
+
+    Writes with ``minimlp.io.save(model, path, optimizer=optimizer)``, which is atomic.
+    ``path`` may hold ``str.format`` fields filled from the epoch and its logs, e.g.
+    ``"ckpt-{epoch:03d}-{val_loss:.3f}.npz"``. With ``save_best_only=True`` it saves only
+    when ``monitor`` improves (see ``EarlyStopping`` for ``mode``); otherwise every epoch.
+
+    It keeps a copy of the parameters it last saved; ``fit`` restores them if training
+    diverges. Attributes: ``best``, ``best_epoch``, ``last_saved`` (the last path written).
+    """
+
+    def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False,
+                 mode: str = "auto"):
+        import os
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"ModelCheckpoint: path must be a str or os.PathLike, got {type(path).__name__}")
+        super().__init__(monitor, mode)
+        self.path = os.fspath(path)
+        self.save_best_only = bool(save_best_only)
+        self.last_saved = None
+        self._saved = None
+        self._saved_epoch = None
+        self._save = None
+
+    def on_train_begin(self, logs):
+        from . import io  # the other half of the project; imported when training starts
+        self._save = io.save
+        if self.save_best_only:
+            _check_monitor(self, self.monitor)
+        self._reset()
+        self._saved = [np.empty_like(p.value) for p in self.model.parameters()]
+        self._saved_epoch = None
+
+    def on_epoch_end(self, epoch, logs):
+        if self.save_best_only:
+            value = logs[self.monitor]
+            if not self._improved(value):
+                return
+            self.best, self.best_epoch = value, epoch
+        path = self.path.format(epoch=epoch, **logs) if "{" in self.path else self.path
+        self._save(self.model, path, optimizer=self.optimizer)
+        self.last_saved = path
+        for dst, p in zip(self._saved, self.model.parameters()):
+            np.copyto(dst, p.value)
+        self._saved_epoch = epoch
+
+    def restorable_weights(self):
+        if self._saved_epoch is None:
+            return None
+        return self._saved_epoch, self._saved
+
+    def __repr__(self):
+        return (f"ModelCheckpoint({self.path!r}, monitor={self.monitor!r}, "
+                f"save_best_only={self.save_best_only})")
+
+
+# -- progress output (fit adds one of these from ``verbose``) -----------------------------
+
+def _format_logs(logs: dict, keys) -> str:
+    return "  ".join(f"{k} {logs[k]:.4g}" for k in keys if k in logs)
+
+
+class EpochLogger(Callback):
+    """One line per epoch: ``epoch 3/20  loss 0.2311  accuracy 0.9133  val_loss ...  0.05s``.
+
+    What ``fit`` prints when ``verbose=2``, or ``verbose=1`` and stdout is not a terminal.
+    """
+
+    def __init__(self, file=None):
+        self.file = file
+
+    def on_epoch_end(self, epoch, logs):
+        out = self.file or sys.stdout
+        epochs = self.params.get("epochs", "?")
+        width = len(str(epochs))
+        keys = self.params.get("metrics", list(logs))
+        t = self.history.history["time"][-1] if self.history is not None and self.history.history.get("time") else None
+        line = f"epoch {epoch:>{width}}/{epochs}  {_format_logs(logs, keys)}"
+        if t is not None:
+            line += f"  {t:.2f}s"
+        print(line, file=out, flush=True)
+
+
+class ProgressBar(Callback):
+    """A tqdm bar per epoch with the running loss and metrics (``verbose=1`` on a terminal).
+
+    With many epochs only about 50 bars stay on screen (every k-th and the last); the others
+    are cleared when their epoch ends.
+    """
+
+    def __init__(self, file=None):
+        self.file = file
+        self._bar = None
+
+    def on_train_begin(self, logs):
+        epochs = self.params["epochs"]
+        self._keep_every = max(1, math.ceil(epochs / 50))
+        self._refresh_every = max(1, self.params["steps"] // 20)
+
+    def on_epoch_begin(self, epoch):
+        from tqdm.auto import tqdm
+        epochs = self.params["epochs"]
+        leave = epoch % self._keep_every == 0 or epoch == epochs
+        self._bar = tqdm(total=self.params["steps"], desc=f"epoch {epoch}/{epochs}", unit="batch",
+                         leave=leave, file=self.file or sys.stdout, dynamic_ncols=True)
+        self._n = 0
+        self._sums = {}
+
+    def on_batch_end(self, batch, logs):
+        m = logs["size"]
+        self._n += m
+        sums = self._sums
+        for k, v in logs.items():
+            if k != "size":
+                sums[k] = sums.get(k, 0.0) + m * v
+        bar = self._bar
+        if batch % self._refresh_every == 0:
+            bar.set_postfix({k: f"{s / self._n:.4g}" for k, s in sums.items()}, refresh=False)
+        bar.update(1)
+
+    def on_epoch_end(self, epoch, logs):
+        if self._bar is not None:
+            self._bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
+            self._bar.close()
+            self._bar = None
+
+    def close(self) -> None:
+        """Close an open bar (fit calls it when training raises)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
