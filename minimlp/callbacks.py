@@ -63,9 +63,25 @@ class Callback:
         """Called once after the last epoch (not when training raised)."""
 
     def restorable_weights(self) -> tuple[int, list[np.ndarray]] | None:
-        """``(epoch, arrays)`` of good weights this callback holds (in ``model.parameters()``
-        order), which ``fit`` restores if training diverges; ``None`` if it holds none."""
+        """``(epoch, arrays)`` of a good model state this callback holds (copies of
+        ``state_arrays(model)``), which ``fit`` restores if training diverges; ``None`` if it
+        holds none."""
         return None
+
+
+def state_arrays(model) -> list[np.ndarray]:
+    """The live arrays that make up a model's state: every parameter's value (in
+    ``model.parameters()`` order), then every layer's ``buffers()`` (e.g. BatchNorm's running
+    statistics), in layer order. Copying these out and back restores the model exactly."""
+    arrays = [p.value for p in model.parameters()]
+
+    def walk(layer):
+        for sub in getattr(layer, "layers", ()):
+            walk(sub)
+        arrays.extend(layer.buffers().values())
+    for layer in getattr(model, "layers", ()):
+        walk(layer)
+    return arrays
 
 
 def _overrides(cb: Callback, hook: str) -> bool:
@@ -118,7 +134,7 @@ class EarlyStopping(_BestTracker):
     An epoch improves when ``value < best - min_delta`` (mode ``"min"``) or
     ``value > best + min_delta`` (mode ``"max"``); ``"auto"`` maximizes accuracy-like keys and
     minimizes the rest. With ``restore_best_weights=True`` the model gets the parameters of
-    the best epoch back at the end of training, whether it stopped early or ran all epochs,
+    the best epoch back (and its layer buffers, e.g. running statistics) at the end of training, whether it stopped early or ran all epochs,
     and ``fit`` restores them if training diverges.
 
     Attributes: ``best`` (the best value), ``best_epoch``, ``stopped_epoch`` (0 if it never
@@ -145,15 +161,15 @@ class EarlyStopping(_BestTracker):
         self.stopped_epoch = 0
         self.stop_training = False
         if self.restore_best_weights:
-            self._best_weights = [np.empty_like(p.value) for p in self.model.parameters()]
+            self._best_weights = [np.empty_like(a) for a in state_arrays(self.model)]
 
     def on_epoch_end(self, epoch, logs):
         value = logs[self.monitor]
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self._best_weights is not None:
-                for dst, p in zip(self._best_weights, self.model.parameters()):
-                    np.copyto(dst, p.value)
+                for dst, a in zip(self._best_weights, state_arrays(self.model)):
+                    np.copyto(dst, a)
             return
         self.wait += 1
         if self.wait >= self.patience:
@@ -163,8 +179,8 @@ class EarlyStopping(_BestTracker):
     def on_train_end(self, logs):
         held = self.restorable_weights()
         if held is not None:
-            for p, src in zip(self.model.parameters(), held[1]):
-                np.copyto(p.value, src)
+            for dst, src in zip(state_arrays(self.model), held[1]):
+                np.copyto(dst, src)
 
     def restorable_weights(self):
         if self._best_weights is None or self.best_epoch is None:
@@ -208,7 +224,7 @@ class ModelCheckpoint(_BestTracker):
         if self.save_best_only:
             _check_monitor(self, self.monitor)
         self._reset()
-        self._saved = [np.empty_like(p.value) for p in self.model.parameters()]
+        self._saved = [np.empty_like(a) for a in state_arrays(self.model)]
         self._saved_epoch = None
 
     def on_epoch_end(self, epoch, logs):
@@ -220,8 +236,8 @@ class ModelCheckpoint(_BestTracker):
         path = self.path.format(epoch=epoch, **logs) if "{" in self.path else self.path
         self._save(self.model, path, optimizer=self.optimizer)
         self.last_saved = path
-        for dst, p in zip(self._saved, self.model.parameters()):
-            np.copyto(dst, p.value)
+        for dst, a in zip(self._saved, state_arrays(self.model)):
+            np.copyto(dst, a)
         self._saved_epoch = epoch
 
     def restorable_weights(self):

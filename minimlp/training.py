@@ -35,7 +35,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ._checks import check_real, check_size
-from .callbacks import Callback, EpochLogger, ProgressBar, _overrides
+from .callbacks import Callback, EpochLogger, ProgressBar, _overrides, state_arrays
 from . import losses as _losses
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from .metrics import get_metric
@@ -445,7 +445,8 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
         Xb = np.empty((bs,) + X.shape[1:], X.dtype)
         Tb = np.empty((bs,) + T.shape[1:], T.dtype)
     bounds = [(s, min(s + bs, N)) for s in range(0, N, bs)]
-    snapshot = [np.empty_like(p.value) for p in params]
+    state = state_arrays(model)
+    snapshot = [np.empty_like(a) for a in state]
     val_chunk = None if not validating or X_val.shape[0] <= 8192 else 8192
 
     forward, backward = model._forward, model._backward
@@ -463,8 +464,8 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
             for cb in all_cbs:
                 cb.on_epoch_begin(epoch)
             t0 = perf_counter()
-            for dst, p in zip(snapshot, params):
-                np.copyto(dst, p.value)
+            for dst, a in zip(snapshot, state):
+                np.copyto(dst, a)
             order = _stream(ss, 1, epoch).permutation(N) if shuffle else None
             total = 0.0
             sums = [0.0] * len(mfns)
@@ -506,9 +507,9 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
                         for cb in end_cbs:
                             cb.on_batch_end(batch, blogs)
                 stage = 3
-                for p in params:
-                    if not np.isfinite(p.value).all():
-                        raise _NonFinite("a parameter became NaN or inf")
+                for a in state:
+                    if not np.isfinite(a).all():
+                        raise _NonFinite("a parameter or buffer became NaN or inf")
                 logs = {"loss": total / N}
                 logs.update((name, sm / N) for name, sm in zip(names, sums))
                 if validating:
@@ -521,7 +522,7 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
             except (_NonFinite, FloatingPointError) as exc:
                 if stage == 0:  # raised by a callback, not by the arithmetic
                     raise
-                raise _diverged(exc, epoch, batch, steps, stage, params, snapshot, cbs,
+                raise _diverged(exc, epoch, batch, steps, stage, state, snapshot, cbs,
                                 optimizer) from (exc if isinstance(exc, FloatingPointError) else None)
             logs["time"] = perf_counter() - t0
             history.append(epoch, logs)
@@ -542,23 +543,19 @@ class _NonFinite(Exception):
     """Internal: a NaN/inf was found in the loss or the parameters."""
 
 
-def _all_finite(params) -> bool:
-    return all(np.isfinite(p.value).all() for p in params)
-
-
-def _diverged(exc, epoch, batch, steps, stage, params, snapshot, cbs, optimizer) -> TrainingDiverged:
-    """Put finite parameters back and build the error that says what happened."""
+def _diverged(exc, epoch, batch, steps, stage, state, snapshot, cbs, optimizer) -> TrainingDiverged:
+    """Put a finite model state back and build the error that says what happened."""
     held = [h for h in (cb.restorable_weights() for cb in cbs) if h is not None]
     if held:
         best_epoch, arrays = max(held, key=lambda h: h[0])
-        for p, a in zip(params, arrays):
-            np.copyto(p.value, a)
+        for dst, a in zip(state, arrays):
+            np.copyto(dst, a)
         restored, how = "best", f"the weights a callback kept from epoch {best_epoch}"
-    elif stage == 1 and _all_finite(params):
+    elif stage == 1 and all(np.isfinite(a).all() for a in state):
         restored, how = "before_step", "its parameters from before this batch's update"
     else:
-        for p, a in zip(params, snapshot):
-            np.copyto(p.value, a)
+        for dst, a in zip(state, snapshot):
+            np.copyto(dst, a)
         restored, how = "epoch_start", f"its parameters from the start of epoch {epoch}"
     what = str(exc) if isinstance(exc, _NonFinite) else f"numpy raised FloatingPointError ({exc})"
     where = f"epoch {epoch}, batch {batch}/{steps}" if stage in (1, 2) else f"epoch {epoch}"

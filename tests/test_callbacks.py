@@ -291,3 +291,26 @@ def test_floating_point_errors_in_callbacks_are_not_taken_for_divergence():
         net.fit(X, Y, loss="ce", optimizer=mm.SGD(net.parameters(), lr=0.1), epochs=1,
                 callbacks=[Broken()], verbose=0)
     assert not isinstance(info.value, TrainingDiverged)
+
+
+def test_best_weights_include_layer_buffers():
+    X, Y = data(N=24)
+    net = mm.Sequential(mm.Dense(2, 6, rng=0), mm.BatchNorm1d(6), mm.Tanh(), mm.Dense(6, 3, rng=1))
+    bn = net[1]
+
+    class Stats(Callback):
+        def __init__(self):
+            self.at = {}
+
+        def on_epoch_end(self, epoch, logs):
+            self.at[epoch] = {k: v.copy() for k, v in bn.buffers().items()}
+
+    stats = Stats()
+    es = mm.EarlyStopping(monitor="score", patience=5)
+    net.fit(X, Y, loss="ce", optimizer=mm.SGD(net.parameters(), lr=0.1), epochs=3, batch_size=8,
+            metrics=[scripted([2.0, 2.0, 2.0, 1.0, 2.0, 2.0, 3.0, 3.0, 3.0])], callbacks=[es, stats],
+            verbose=0)
+    assert es.best_epoch == 2      # batch scores 2, 1, 2 -> epoch means 2, 5/3, 3
+    for k, v in bn.buffers().items():
+        np.testing.assert_array_equal(v, stats.at[2][k])
+        assert not np.array_equal(v, stats.at[3][k])
