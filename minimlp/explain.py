@@ -88,6 +88,8 @@ class Trace:
     sections: list[Section]
     values: dict[str, float]
     footer: list[str] = field(default_factory=list)
+    #: A closing table (header row first), e.g. the post's figures against this method's.
+    footer_table: list[tuple[str, ...]] = field(default_factory=list)
     digits: int = 9
 
 
@@ -333,11 +335,12 @@ def train_more(net: Sequential, X, T, lr: float, steps: int) -> tuple[float, Arr
     return loss.forward(Y, T), Y[0]
 
 
-def mazur_note(net: Sequential, X, T, trace: Trace, total_steps: int = 10000) -> list[str]:
-    """Lines comparing the post's after-training figures with the method it describes.
+def mazur_note(net: Sequential, X, T, trace: Trace, total_steps: int = 10000) -> None:
+    """Add to ``trace`` the post's after-training figures next to what its method gives.
 
-    Trains ``net`` (already one step in, by ``trace_step``) to ``total_steps`` updates and
-    records the results in ``trace.values`` (``E_total@<steps>``, ``out_o1@<steps>``, ...).
+    Trains ``net`` (already one step in, by ``trace_step``) to ``total_steps`` updates,
+    records ``E_total@<steps>``, ``E_total@<steps - 1>`` and ``out_o<k>@<steps>`` in
+    ``trace.values``, and fills ``trace.footer`` and ``trace.footer_table``.
     """
     E_before, _ = train_more(net, X, T, 0.5, total_steps - 2)
     E, Y = train_more(net, X, T, 0.5, 1)
@@ -346,16 +349,19 @@ def mazur_note(net: Sequential, X, T, trace: Trace, total_steps: int = 10000) ->
     for k, y in enumerate(Y):
         trace.values[f"out_o{k + 1}@{total_steps}"] = float(y)
     E1 = trace.values["E_total+"]
-    return [
-        "The post's figures after training do not follow from the method it describes "
-        "(they come from the first version of its script, which updated w5..w8 before computing "
-        "the hidden deltas; see docs/tutorial-errata.md):",
-        f"  E after the first round:      post 0.291027924   this method {E1:.9f}",
-        f"  E after {total_steps:,} rounds:        post 0.000035085   this method {E:.10f}",
-        f"    (some copies print 0.0000351085; this method gives {E_before:.10f} after "
-        f"{total_steps - 1:,} rounds: an off-by-one)",
-        f"  out_o1, out_o2 after {total_steps:,}:  post 0.015912196, 0.984065734   this method "
-        f"{Y[0]:.9f}, {Y[1]:.9f}",
+    n = f"{total_steps:,}"
+    trace.footer = [
+        "The post's figures after training do not follow from the method it describes. They come "
+        "from the first version of its script, which updated w5..w8 before computing the hidden "
+        "deltas (see docs/tutorial-errata.md). This method, continued by minimlp:",
+    ]
+    trace.footer_table = [
+        ("figure", "the post", "this method"),
+        ("E after the first round", "0.291027924", f"{E1:.9f}"),
+        (f"E after {n} rounds", "0.000035085", f"{E:.10f}"),
+        (f"E after {total_steps - 1:,} rounds (other copies' {n}-round figure)",
+         "0.0000351085", f"{E_before:.10f}"),
+        (f"out_o1, out_o2 after {n} rounds", "0.015912196, 0.984065734", f"{Y[0]:.9f}, {Y[1]:.9f}"),
     ]
 
 
@@ -372,6 +378,10 @@ def format_text(trace: Trace) -> str:
             lines.append(" = ".join(parts))
     if trace.footer:
         lines += [""] + trace.footer
+    if trace.footer_table:
+        widths = [max(len(r[c]) for r in trace.footer_table) for c in range(len(trace.footer_table[0]))]
+        for r in trace.footer_table:
+            lines.append("  " + "   ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
     return "\n".join(lines) + "\n"
 
 
@@ -388,7 +398,11 @@ def format_markdown(trace: Trace) -> str:
             cells = [r.label, r.formula, r.numbers, f"{r.value:.{digits}f}"]
             lines.append("| " + " | ".join(f"`{c}`" if c else "" for c in cells) + " |")
     if trace.footer:
-        lines += [""] + [l if not l.startswith("  ") else "- " + l.strip() for l in trace.footer]
+        lines += [""] + trace.footer
+    if trace.footer_table:
+        head, *rows = trace.footer_table
+        lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 

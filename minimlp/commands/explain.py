@@ -151,7 +151,7 @@ def explain(values: dict, fmt: str = "text", digits: int = 9) -> str:
     trace = trace_step(net, X, T, lr=values["lr"], train_biases=values["train_biases"],
                        title=f"{title}: one SGD step, by the chain rule", digits=digits)
     if name == "mazur" and not changed:
-        trace.footer = mazur_note(net, X, T, trace)
+        mazur_note(net, X, T, trace)
     return format_markdown(trace) if fmt == "markdown" else format_text(trace)
 
 
