@@ -1,0 +1,146 @@
+"""A training step after warm-up allocates nothing that grows with batch x width.
+
+tracemalloc sees numpy's array allocations (numpy reports its data buffers to it), so the
+peak of one step above the memory already held is deterministic. What a step may still
+allocate: numpy's ufunc iteration buffers (a broadcast bias add, a bool-mask product), each
+at most ``np.getbufsize()`` elements whatever the array size, a few vectors of one number
+per row (the loss's row maxima and sums), and small Python objects. Every configuration
+below has arrays of batch x width far larger than that allowance, so one temporary of that
+size anywhere in the step fails the test.
+"""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import minimlp as mm
+
+NETS = {
+    "relu-ce": ((64, 256, 256, 10), mm.ReLU, "ce"),
+    "sigmoid-mse": ((32, 256, 256, 8), mm.Sigmoid, "mse"),
+    "tanh-mse": ((16, 256, 256, 16), mm.Tanh, "mse"),
+}
+
+
+def build(name, dtype, optimizer="sgd"):
+    widths, act, loss_name = NETS[name]
+    layers = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(mm.Dense(a, b, rng=i, dtype=dtype))
+        if i < len(widths) - 2 or loss_name == "mse":
+            layers.append(act())
+    net = mm.Sequential(layers)
+    loss = mm.CrossEntropyLoss() if loss_name == "ce" else mm.MSELoss()
+    params = net.parameters()
+    opt = {"sgd": lambda: mm.SGD(params, lr=0.01),
+           "momentum": lambda: mm.SGD(params, lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4),
+           "adam": lambda: mm.Adam(params, lr=1e-3)}[optimizer]()
+    return net, loss, opt, widths, loss_name
+
+
+def data(widths, loss_name, N, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, widths[0])).astype(dtype)
+    if loss_name == "ce":
+        T = rng.integers(0, widths[-1], size=N).astype(np.intp)
+    else:
+        T = rng.uniform(0.1, 0.9, (N, widths[-1])).astype(dtype)
+    return X, T
+
+
+def step(net, loss, opt, X, T):
+    """One training step through the unchecked hot path, as fit runs it."""
+    loss._forward(net._forward(X, True), T)
+    net._backward(loss._backward())
+    opt.step()
+
+
+def step_allocations(net, loss, opt, X, T):
+    """(peak bytes above the baseline during one step, bytes still held after it)."""
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        step(net, loss, opt, X, T)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak - base, current - base
+
+
+def allowance(N, dtype):
+    """Bytes a step may allocate: two ufunc buffers, six per-row vectors, 16 KiB of objects."""
+    itemsize = np.dtype(dtype).itemsize
+    return 2 * np.getbufsize() * itemsize + 6 * 8 * N + 16 * 1024
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(NETS))
+def test_step_allocates_nothing_of_batch_times_width(name, dtype):
+    net, loss, opt, widths, loss_name = build(name, dtype)
+    N, partial = 256, 200                        # a full batch and an epoch's last, partial one
+    full, last = data(widths, loss_name, N, dtype), data(widths, loss_name, partial, dtype, 1)
+    for X, T in (full, last, full, last):       # warm-up: buffers sized for the largest batch
+        step(net, loss, opt, X, T)
+    smallest_big_array = partial * 256 * np.dtype(dtype).itemsize
+    assert smallest_big_array > 2 * allowance(N, dtype)   # the test can see such an array
+    for X, T in (full, last, full):
+        peak, held = step_allocations(net, loss, opt, X, T)
+        assert peak <= allowance(N, dtype), f"{name} {np.dtype(dtype).name} N={X.shape[0]}: {peak} bytes"
+        assert held <= 1024, f"{name}: a step keeps {held} bytes"
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_optimizers_with_state_allocate_nothing_per_step(optimizer):
+    net, loss, opt, widths, loss_name = build("relu-ce", np.float64, optimizer)
+    X, T = data(widths, loss_name, 256, np.float64)
+    for _ in range(2):
+        step(net, loss, opt, X, T)
+    peak, held = step_allocations(net, loss, opt, X, T)
+    assert peak <= allowance(256, np.float64), f"{optimizer}: {peak} bytes"
+    assert held <= 1024
+
+
+def test_plain_sgd_holds_no_model_sized_scratch():
+    # A model-sized scratch would double the memory of the weights; a chunked one stays small.
+    net = mm.Sequential(mm.Dense(512, 512, rng=0), mm.ReLU(), mm.Dense(512, 10, rng=1))
+    opt = mm.SGD(net.parameters(), lr=0.1)
+    largest = max(p.size for p in net.parameters())
+    held = sum(s.size for s in opt._scratch)
+    assert held < largest
+
+
+def test_chunked_sgd_update_is_exact():
+    # theta - lr * g computed by hand, for a parameter much larger than one chunk.
+    layer = mm.Dense(300, 700, rng=0)
+    (W, b) = layer.parameters()
+    rng = np.random.default_rng(1)
+    W.grad[...] = rng.standard_normal(W.shape)
+    b.grad[...] = rng.standard_normal(b.shape)
+    expected_W = W.value - 0.25 * W.grad
+    expected_b = b.value - 0.25 * b.grad
+    mm.SGD([W, b], lr=0.25).step()
+    np.testing.assert_array_equal(W.value, expected_W)
+    np.testing.assert_array_equal(b.value, expected_b)
+
+
+@pytest.mark.parametrize("name", sorted(NETS))
+def test_float32_model_stays_float32_through_a_step(name):
+    net, loss, opt, widths, loss_name = build(name, np.float32, "momentum")
+    for N in (64, 40):
+        X, T = data(widths, loss_name, N, np.float32)
+        Y = net._forward(X, True)
+        value = loss._forward(Y, T)
+        dY = loss._backward()
+        net._backward(dY)
+        opt.step()
+        assert Y.dtype == np.float32 and dY.dtype == np.float32
+        assert isinstance(value, float)
+    for p in net.parameters():
+        assert p.value.dtype == np.float32 and p.grad.dtype == np.float32, p
+    owners = list(net) + [loss, opt]
+    for owner in owners:
+        for attr, a in vars(owner).items():
+            arrays = a if isinstance(a, list) else [a]
+            for arr in arrays:
+                if isinstance(arr, np.ndarray) and arr.dtype.kind == "f":
+                    assert arr.dtype == np.float32, f"{owner!r}.{attr} is {arr.dtype}"
