@@ -200,7 +200,8 @@ def load(path, *, with_optimizer: bool = False):
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         if raw.startswith(b"PK\x03\x04"):  # a zip archive's first bytes: damaged, not foreign
             raise ValueError(f"{where} is truncated or corrupt (a damaged .npz archive: {e})") from None
-        raise ValueError(f"{where} is not a minimlp model file (not an .npz archive: {e})") from None
+        why = "neither an .npz archive nor a .npy array" if "pickle" in str(e) else f"not an .npz archive: {e}"
+        raise ValueError(f"{where} is not a minimlp model file ({why})") from None
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise ValueError(f"{where} is not a minimlp model file (a single .npy array, not an .npz archive)")
     with npz:

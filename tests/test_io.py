@@ -396,3 +396,20 @@ def test_a_corrupted_byte_is_refused(tmp_path, saved):
     bad.write_bytes(bytes(raw))
     with pytest.raises(ValueError, match=r"flipped\.npz"):
         mm.load(bad)
+
+
+@pytest.mark.parametrize("opt_name", ["sgd-momentum", "adam"])
+def test_fit_resumed_from_a_saved_file_equals_an_uninterrupted_fit(tmp_path, opt_name):
+    X, labels = data(n=50, seed=3)
+    kwargs = dict(loss=mm.CrossEntropyLoss(), batch_size=8, seed=5, verbose=0, validation_split=0.2)
+    straight = make_net()
+    straight.fit(X, labels, optimizer=OPTIMIZERS[opt_name](straight.parameters()), epochs=4, **kwargs)
+
+    first = make_net()
+    opt = OPTIMIZERS[opt_name](first.parameters())
+    first.fit(X, labels, optimizer=opt, epochs=2, **kwargs)
+    mm.save(first, tmp_path / "ckpt.npz", optimizer=opt)
+    resumed, opt2 = mm.load(tmp_path / "ckpt.npz", with_optimizer=True)
+    resumed.fit(X, labels, optimizer=opt2, epochs=4, initial_epoch=2, **kwargs)
+    for (_, a), (_, b) in zip(straight.named_parameters(), resumed.named_parameters()):
+        np.testing.assert_array_equal(a.value, b.value)
