@@ -1,0 +1,243 @@
+"""``minimlp train``: a network from flags or a TOML config, trained on a toy data set."""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+HELP = "train a network on a toy data set, from flags or a TOML config file"
+
+EPILOG = """\
+examples:
+  minimlp train --config examples/spirals.toml
+  minimlp train --data moons --layers 2-32-32-2 --activation tanh --epochs 50
+  minimlp train --data sine --layers 1-32-32-1 --activation tanh --loss mse --lr 0.01
+  minimlp train --config examples/spirals.toml --epochs 20 --out /tmp/run1
+
+Flags override the config file. Data sets, layers, activations, losses and optimizers:
+see 'minimlp train --list'.
+"""
+
+
+def add_arguments(parser) -> None:
+    import argparse
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument("--config", metavar="FILE",
+                        help="TOML file with [data], [model], [optimizer], [training], [output] "
+                             "tables (see examples/*.toml)")
+    parser.add_argument("--list", action="store_true",
+                        help="list the data sets, layer types, activations, losses, optimizers "
+                             "and metrics that can be named, then exit")
+    g = parser.add_argument_group("data")
+    g.add_argument("--data", metavar="NAME", help="data set from minimlp.datasets (default spirals)")
+    g.add_argument("--data-param", metavar="KEY=VALUE", action="append", default=[],
+                   help="an argument of the data set function, e.g. noise=0.2 (repeatable)")
+    g = parser.add_argument_group("model")
+    g.add_argument("--layers", metavar="WIDTHS",
+                   help="layer widths from input to output, e.g. 2-64-64-3 (default "
+                        "<inputs>-64-64-<outputs>)")
+    g.add_argument("--activation", metavar="NAME", help="activation between Dense layers (default relu)")
+    g.add_argument("--output-activation", metavar="NAME",
+                   help="activation after the last Dense layer (default none: logits or "
+                        "linear output)")
+    g.add_argument("--dtype", choices=("float64", "float32"), help="parameter dtype (default float64)")
+    g = parser.add_argument_group("training")
+    g.add_argument("--loss", metavar="NAME",
+                   help="loss (default cross_entropy for class labels, mse for regression)")
+    g.add_argument("--optimizer", metavar="NAME", help="optimizer (default adam)")
+    g.add_argument("--lr", type=float, help="learning rate (default 0.01)")
+    g.add_argument("--optimizer-param", metavar="KEY=VALUE", action="append", default=[],
+                   help="another optimizer argument, e.g. momentum=0.9 (repeatable)")
+    g.add_argument("--epochs", type=int, help="number of epochs (default 100)")
+    g.add_argument("--batch-size", type=int, help="rows per mini-batch (default 32)")
+    g.add_argument("--seed", type=int, help="seed of the data, the weights and the shuffling (default 0)")
+    g.add_argument("--validation-split", type=float, metavar="FRACTION",
+                   help="fraction of the data held out for validation (default 0.2)")
+    g.add_argument("--verbose", type=int, choices=(0, 1, 2),
+                   help="0 quiet, 1 progress per epoch, 2 one line per epoch (default 1)")
+    g = parser.add_argument_group("output")
+    g.add_argument("--out", metavar="DIR", help="folder for the outputs (default minimlp-out)")
+    g.add_argument("--model-file", metavar="NAME",
+                   help="model file name inside --out (default model.npz; '' for none)")
+    g.add_argument("--history", metavar="NAME", action="append",
+                   help="history file name inside --out, .csv or .json (repeatable; "
+                        "default history.csv)")
+    g.add_argument("--no-plots", action="store_true", help="write no PNG plots")
+
+
+def _key_values(items: list[str], flag: str) -> dict:
+    from ..cli import UsageError
+    from ..config import parse_value
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{flag} expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = parse_value(value.strip())
+    return out
+
+
+def build_config(args) -> dict:
+    """The configuration: the ``--config`` file (or the defaults), overridden by the flags."""
+    from ..config import DEFAULTS, check_config, read_config
+    config = read_config(args.config) if args.config else check_config({})
+    overrides = {
+        ("data", "name"): args.data, ("model", "layers"): args.layers,
+        ("model", "activation"): args.activation, ("model", "output_activation"): args.output_activation,
+        ("model", "dtype"): args.dtype, ("training", "loss"): args.loss,
+        ("optimizer", "name"): args.optimizer, ("training", "epochs"): args.epochs,
+        ("training", "batch_size"): args.batch_size, ("training", "seed"): args.seed,
+        ("training", "validation_split"): args.validation_split, ("training", "verbose"): args.verbose,
+        ("output", "dir"): args.out, ("output", "model"): args.model_file,
+        ("output", "history"): args.history,
+    }
+    raw = {section: dict(table) for section, table in config.items()}
+    if args.data is not None and args.data != config["data"]["name"]:
+        raw["data"] = {}  # another data set: the config's data arguments belong to the old one
+    if args.optimizer is not None and args.optimizer.lower() != config["optimizer"]["name"].lower():
+        raw["optimizer"] = {"lr": DEFAULTS["optimizer"]["lr"]}
+    for (section, key), value in overrides.items():
+        if value is not None:
+            raw[section][key] = value
+    if args.seed is not None:
+        raw["model"]["seed"] = args.seed
+    if args.lr is not None:
+        raw["optimizer"]["lr"] = args.lr
+    raw["data"].update(_key_values(args.data_param, "--data-param"))
+    raw["optimizer"].update(_key_values(args.optimizer_param, "--optimizer-param"))
+    if args.no_plots:
+        raw["output"]["plots"] = False
+    return check_config(raw, where="command line" if not args.config else args.config)
+
+
+def list_choices() -> str:
+    from ..config import activation_types, layer_types, optimizer_types
+    from ..datasets import DATASETS
+    from ..metrics import METRICS
+    from ..training import LOSSES
+    rows = [("data sets", DATASETS), ("layer types (model.layers tables)", layer_types()),
+            ("activations", activation_types()), ("losses", LOSSES),
+            ("optimizers", optimizer_types()), ("metrics", METRICS)]
+    return "\n".join(f"{title}: {', '.join(names)}" for title, names in rows)
+
+
+def _targets(Y, task: str, loss, out_features: int):
+    """Targets in the form ``loss`` takes: labels for cross-entropy, a 0/1 column for a
+    one-output binary loss, one-hot rows for MSE on classes."""
+    from ..cli import UsageError
+    from ..losses import BCEWithLogitsLoss, CrossEntropyLoss
+    if task == "regression":
+        if isinstance(loss, (CrossEntropyLoss, BCEWithLogitsLoss)):
+            raise UsageError(f"loss {loss!r} needs class labels, but the data set is a regression "
+                             "problem (float targets); use mse")
+        return Y
+    if isinstance(loss, CrossEntropyLoss):
+        return Y
+    if out_features == 1:
+        return Y.reshape(-1, 1).astype(np.float64)
+    return np.eye(out_features)[Y]
+
+
+def run_config(config: dict, out=print) -> dict:
+    """Train what ``config`` describes and write its outputs; returns a summary dict with
+    the final ``logs``, the ``history``, the ``model`` and the ``paths`` written."""
+    from .. import io
+    from ..cli import UsageError
+    from ..config import (ConfigError, build_model, build_optimizer, get_loss, get_metrics,
+                          load_data, task_of)
+    from ..training import TrainingDiverged, fit
+    from ..losses import BCEWithLogitsLoss
+
+    t = config["training"]
+    try:
+        X, Y = load_data(config["data"], t["seed"])
+        X, Y = np.asarray(X), np.asarray(Y)
+        task = task_of(Y)
+        loss_name = t["loss"] or ("cross_entropy" if task == "classification" else "mse")
+        loss = get_loss(loss_name)
+        if task == "classification":
+            classes = int(Y.max()) + 1
+            out_features = 1 if isinstance(loss, BCEWithLogitsLoss) and classes == 2 else classes
+        else:
+            out_features = Y.shape[1] if Y.ndim == 2 else 1
+        model = build_model(config["model"], X.shape[1], out_features)
+        optimizer = build_optimizer(config["optimizer"], model.parameters())
+        metrics = get_metrics(t["metrics"], task)
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    T = _targets(Y, task, loss, out_features)
+    out(f"data {config['data']['name']}: X {X.shape}, {task}"
+        + (f" with {int(Y.max()) + 1} classes" if task == "classification" else f", Y {Y.shape}"))
+    out(model.summary())
+    out(f"loss {loss!r}, optimizer {optimizer!r}")
+    start = time.perf_counter()
+    try:
+        history = fit(model, X, T, loss=loss, optimizer=optimizer, epochs=t["epochs"],
+                      batch_size=t["batch_size"], shuffle=t["shuffle"],
+                      validation_split=t["validation_split"], metrics=metrics, seed=t["seed"],
+                      verbose=t["verbose"])
+    except TrainingDiverged:
+        raise
+    except (TypeError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    seconds = time.perf_counter() - start
+    logs = {k: v[-1] for k, v in history.history.items() if k != "time" and v}
+    out(f"trained {len(history)} epochs in {seconds:.2f} s: "
+        + "  ".join(f"{k} {v:.4g}" for k, v in logs.items()))
+
+    o = config["output"]
+    paths = []
+    os.makedirs(o["dir"] or ".", exist_ok=True)
+    join = lambda name: os.path.join(o["dir"], name)
+    if o["model"]:
+        io.save(model, join(o["model"]), optimizer=optimizer)
+        paths.append(join(o["model"]))
+    for name in o["history"]:
+        path = join(name)
+        (history.to_json if name.endswith(".json") else history.to_csv)(path)
+        paths.append(path)
+    if o["plots"]:
+        paths += _plots(model, X, Y, task, history, o["dir"])
+    for p in paths:
+        out(f"wrote {p}")
+    return {"logs": logs, "history": history, "model": model, "paths": paths, "seconds": seconds}
+
+
+def _plots(model, X, Y, task, history, folder) -> list[str]:
+    from .. import plot
+    plt = plot._pyplot()
+    written = []
+    fig = plot.plot_history(history, os.path.join(folder, "history.png"))
+    plt.close(fig)
+    written.append(os.path.join(folder, "history.png"))
+    if task == "classification" and X.shape[1] == 2:
+        fig = plot.plot_decision_boundary(model, X, Y, os.path.join(folder, "decision_boundary.png"))
+        plt.close(fig)
+        written.append(os.path.join(folder, "decision_boundary.png"))
+    elif task == "regression" and X.shape[1] == 1 and model.output_features(1) == 1:
+        fig = plot.plot_regression(model, X, Y, os.path.join(folder, "regression.png"))
+        plt.close(fig)
+        written.append(os.path.join(folder, "regression.png"))
+    return written
+
+
+def run(args) -> int:
+    import sys
+    from ..cli import UsageError
+    from ..config import ConfigError
+    from ..training import TrainingDiverged
+    if args.list:
+        print(list_choices())
+        return 0
+    try:
+        config = build_config(args)
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    try:
+        run_config(config)
+    except TrainingDiverged as e:
+        print(f"minimlp train: training diverged: {e}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,373 @@
+"""Training configurations for ``minimlp train``: read a TOML file, check it, build the objects.
+
+A configuration is a dict of five tables (every key optional; defaults below)::
+
+    [data]        name = "spirals", then the data set function's own arguments (n, noise, seed...)
+    [model]       layers = "2-64-64-3" (widths) or a list of {type = "Dense", ...} tables;
+                  activation = "relu", output_activation = "" (none), init = "", dtype, seed
+    [optimizer]   name = "adam", then the optimizer's arguments (lr, betas, momentum, ...)
+    [training]    loss, epochs, batch_size, seed, shuffle, validation_split, metrics, verbose
+    [output]      dir, model, history (names of .csv/.json files), plots (true/false)
+
+Every mistake (an unknown table or key, a wrong type, an unknown data set, layer, activation,
+loss or optimizer name) raises ``ConfigError`` (a ``ValueError``) whose message names the
+key, says what is allowed and, for a typo, suggests the closest name.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+import numbers
+import os
+import sys
+
+import numpy as np
+
+from .layer import Layer
+from .optim import Optimizer
+
+
+class ConfigError(ValueError):
+    """A mistake in a training configuration (the message says what and what is allowed)."""
+
+
+DEFAULTS: dict[str, dict] = {
+    "data": {"name": "spirals"},
+    "model": {"layers": None, "activation": "relu", "output_activation": "", "init": "",
+              "dtype": "float64", "seed": 0},
+    "optimizer": {"name": "adam", "lr": 0.01},
+    "training": {"loss": "", "epochs": 100, "batch_size": 32, "seed": 0, "shuffle": True,
+                 "validation_split": 0.2, "metrics": None, "verbose": 1},
+    "output": {"dir": "minimlp-out", "model": "model.npz", "history": ["history.csv"],
+               "plots": True},
+}
+
+#: Keys of [data] that are not arguments of the data set function.
+_DATA_OWN = ("name",)
+#: Keys of [optimizer] that are not arguments of the optimizer class.
+_OPTIMIZER_OWN = ("name",)
+
+
+# -- reading -------------------------------------------------------------------------------
+def _toml():
+    if sys.version_info >= (3, 11):
+        import tomllib
+        return tomllib
+    try:
+        import tomli
+    except ModuleNotFoundError:  # pragma: no cover - tomli is a dependency on 3.10
+        raise ConfigError("reading TOML on Python 3.10 needs the 'tomli' package "
+                          "(pip install tomli)") from None
+    return tomli
+
+
+def read_config(path) -> dict:
+    """The TOML file ``path`` as a checked configuration (defaults filled in)."""
+    toml = _toml()
+    try:
+        with open(path, "rb") as f:
+            raw = toml.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {os.fspath(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {os.fspath(path)!r} is a directory") from None
+    except toml.TOMLDecodeError as e:
+        raise ConfigError(f"config file {os.fspath(path)!r} is not valid TOML: {e}") from None
+    return check_config(raw, where=os.fspath(path))
+
+
+def parse_value(text: str):
+    """A command-line ``KEY=VALUE`` value as TOML would read it: ``3`` int, ``0.5`` float,
+    ``true`` bool, ``[0.9, 0.99]`` list; anything else is the string itself."""
+    toml = _toml()
+    try:
+        return toml.loads(f"v = {text}")["v"]
+    except toml.TOMLDecodeError:
+        return text
+
+
+def _suggest(name: str, allowed) -> str:
+    close = difflib.get_close_matches(str(name), [str(a) for a in allowed], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unknown(what: str, name, allowed) -> ConfigError:
+    allowed = list(allowed)
+    return ConfigError(f"unknown {what} {name!r}{_suggest(name, allowed)}; allowed: "
+                       f"{', '.join(map(str, allowed))}")
+
+
+def check_config(raw: dict, where: str = "config") -> dict:
+    """``raw`` (e.g. parsed TOML) merged over ``DEFAULTS``, with every table and key checked.
+
+    Keys of ``[data]`` and ``[optimizer]`` besides ``name`` are checked later, against the
+    chosen data set function's and optimizer's arguments (``load_data``, ``build_optimizer``).
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected tables [data], [model], ..., got {type(raw).__name__}")
+    config = {section: dict(values) for section, values in DEFAULTS.items()}
+    for section, table in raw.items():
+        if section not in DEFAULTS:
+            raise ConfigError(f"{where}: unknown table [{section}]{_suggest(section, DEFAULTS)}; "
+                              f"allowed: {', '.join(f'[{s}]' for s in DEFAULTS)}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: [{section}] must be a table of keys, got {table!r}")
+        for key, value in table.items():
+            if section not in ("data", "optimizer") and key not in DEFAULTS[section]:
+                raise ConfigError(f"{where}: unknown key {key!r} in [{section}]"
+                                  f"{_suggest(key, DEFAULTS[section])}; allowed: "
+                                  f"{', '.join(DEFAULTS[section])}")
+            config[section][key] = value
+    _check_types(config, where)
+    return config
+
+
+def _check_types(c: dict, where: str) -> None:
+    def need(ok: bool, key: str, expected: str, value):
+        if not ok:
+            raise ConfigError(f"{where}: {key} must be {expected}, got {value!r}")
+
+    def is_int(v, low):
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
+
+    def is_str(v):
+        return isinstance(v, str)
+
+    need(is_str(c["data"]["name"]), "data.name", "a data set name", c["data"]["name"])
+    layers = c["model"]["layers"]
+    need(layers is None or is_str(layers) or (isinstance(layers, list) and layers
+                                              and all(isinstance(t, dict) for t in layers)),
+         "model.layers", 'widths like "2-64-64-3" or a list of tables like {type = "Dense", '
+         'in_features = 2, out_features = 64}', layers)
+    for key in ("activation", "output_activation", "init", "dtype"):
+        need(is_str(c["model"][key]), f"model.{key}", "a string", c["model"][key])
+    need(is_int(c["model"]["seed"], 0), "model.seed", "an integer >= 0", c["model"]["seed"])
+    need(is_str(c["optimizer"]["name"]), "optimizer.name", "an optimizer name", c["optimizer"]["name"])
+    t = c["training"]
+    need(is_str(t["loss"]), "training.loss", "a loss name", t["loss"])
+    need(is_int(t["epochs"], 1), "training.epochs", "an integer >= 1", t["epochs"])
+    need(is_int(t["batch_size"], 1), "training.batch_size", "an integer >= 1", t["batch_size"])
+    need(is_int(t["seed"], 0), "training.seed", "an integer >= 0", t["seed"])
+    need(isinstance(t["shuffle"], bool), "training.shuffle", "true or false", t["shuffle"])
+    vs = t["validation_split"]
+    need(isinstance(vs, numbers.Real) and not isinstance(vs, bool) and 0 <= vs < 1,
+         "training.validation_split", "a number in [0, 1)", vs)
+    need(t["metrics"] is None or (isinstance(t["metrics"], list) and all(map(is_str, t["metrics"]))),
+         "training.metrics", 'a list of names like ["accuracy"]', t["metrics"])
+    need(t["verbose"] in (0, 1, 2) and not isinstance(t["verbose"], bool), "training.verbose",
+         "0, 1 or 2", t["verbose"])
+    o = c["output"]
+    need(is_str(o["dir"]), "output.dir", "a folder path", o["dir"])
+    need(is_str(o["model"]), "output.model", 'a file name ("" for none)', o["model"])
+    hist = [o["history"]] if is_str(o["history"]) else o["history"]
+    need(isinstance(hist, list) and all(is_str(h) and (h == "" or h.endswith((".csv", ".json")))
+                                        for h in hist),
+         "output.history", 'file names ending in .csv or .json (a list, or "" for none)', o["history"])
+    o["history"] = [h for h in hist if h]
+    need(isinstance(o["plots"], bool), "output.plots", "true or false", o["plots"])
+
+
+# -- data ----------------------------------------------------------------------------------
+def _call_checked(fn, kwargs: dict, what: str, extra_allowed=()):
+    """``fn(**kwargs)`` after checking every key against ``fn``'s signature."""
+    sig = inspect.signature(fn)
+    names = [n for n, p in sig.parameters.items()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
+    for key in kwargs:
+        if key not in names and not takes_any:
+            allowed = list(extra_allowed) + names
+            raise ConfigError(f"{what}: unknown key {key!r}{_suggest(key, allowed)}; allowed: "
+                              f"{', '.join(allowed)}")
+    try:
+        return fn(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{what}: {e}") from None
+
+
+def load_data(data: dict, seed: int):
+    """``(X, Y)`` from ``[data]``: ``DATASETS[name](**the other keys)``; the data set's ``seed``
+    defaults to the training seed."""
+    from .datasets import DATASETS
+    name = data["name"]
+    if name not in DATASETS:
+        raise _unknown("data set", name, DATASETS)
+    fn = DATASETS[name]
+    kwargs = {k: v for k, v in data.items() if k not in _DATA_OWN}
+    if "seed" in inspect.signature(fn).parameters and "seed" not in kwargs:
+        kwargs["seed"] = seed
+    try:
+        out = _call_checked(fn, kwargs, f"[data] {name}", _DATA_OWN)
+    except ImportError as e:  # an optional extra (scikit-learn for digits) is missing
+        raise ConfigError(f"[data] {name}: {e}") from None
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise ConfigError(f"[data] {name}: the data set function must return (X, Y)")
+    return out
+
+
+def task_of(Y) -> str:
+    """``"classification"`` for integer labels ``(N,)``, else ``"regression"``."""
+    Y = np.asarray(Y)
+    return "classification" if Y.ndim == 1 and Y.dtype.kind in "iub" else "regression"
+
+
+# -- model ---------------------------------------------------------------------------------
+_ABSTRACT = {"Layer", "Activation", "Sequential"}
+
+
+def layer_types() -> dict[str, type]:
+    """Layer classes a configuration may name (``Layer.registry`` without the abstract ones)."""
+    return {n: c for n, c in sorted(Layer.registry.items())
+            if n not in _ABSTRACT and not n.startswith("_")}
+
+
+def activation_types() -> dict[str, type]:
+    """Activation names for ``--activation``: lower-case class names (``relu``, ``tanh``...),
+    plus ``leaky_relu`` and ``linear`` (= identity)."""
+    from .activations import Activation
+    acts = {n.lower(): c for n, c in layer_types().items() if issubclass(c, Activation)}
+    if "leakyrelu" in acts:
+        acts["leaky_relu"] = acts["leakyrelu"]
+    if "identity" in acts:
+        acts["linear"] = acts["identity"]
+    return acts
+
+
+def get_activation(name: str, what: str = "activation"):
+    acts = activation_types()
+    key = name.lower().replace("-", "_")
+    if key not in acts:
+        raise _unknown(what, name, acts)
+    return acts[key]()
+
+
+def parse_widths(spec: str) -> list[int]:
+    """``"2-64-64-3"`` -> ``[2, 64, 64, 3]`` (also ``,`` or ``x`` between widths)."""
+    parts = spec.replace(",", "-").replace("x", "-").split("-")
+    try:
+        widths = [int(p) for p in parts]
+    except ValueError:
+        widths = []
+    if len(widths) < 2 or min(widths) < 1:
+        raise ConfigError(f"layers {spec!r}: expected positive widths joined by '-', from the "
+                          "input width to the output width, e.g. \"2-64-64-3\"")
+    return widths
+
+
+def build_model(model: dict, in_features: int, out_features: int):
+    """A ``Sequential`` from ``[model]`` for data of ``in_features`` columns and
+    ``out_features`` outputs (classes, or target columns)."""
+    from . import Dense, Sequential
+    from ._checks import check_dtype
+    try:
+        dtype = check_dtype(model["dtype"], "model.dtype")
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    rng = np.random.default_rng(model["seed"])
+    spec = model["layers"]
+    if spec is None:
+        spec = f"{in_features}-64-64-{out_features}"
+    if isinstance(spec, str):
+        widths = parse_widths(spec)
+        if widths[0] != in_features or widths[-1] != out_features:
+            raise ConfigError(f"layers {spec!r}: the data have {in_features} input features and "
+                              f"need {out_features} outputs, so the widths must run "
+                              f"{in_features}-...-{out_features}")
+        act_name = model["activation"]
+        get_activation(act_name)  # check the name once, before building anything
+        init = model["init"] or ("he_uniform" if act_name.lower() in ("relu", "leaky_relu", "leakyrelu")
+                                 else "glorot_uniform")
+        layers = []
+        for i, (a, b) in enumerate(zip(widths, widths[1:])):
+            try:
+                layers.append(Dense(a, b, init=init, rng=rng, dtype=dtype))
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"model: {e}") from None
+            if i < len(widths) - 2:
+                layers.append(get_activation(act_name))
+    else:
+        layers = [_layer_from_table(t, i, rng, dtype) for i, t in enumerate(spec)]
+    if model["output_activation"]:
+        layers.append(get_activation(model["output_activation"], "output_activation"))
+    try:
+        net = Sequential(*layers)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"model.layers: {e}") from None
+    if net.in_features is not None and net.in_features != in_features:
+        raise ConfigError(f"model.layers: the first layer takes {net.in_features} features, but "
+                          f"the data have {in_features}")
+    width = net.output_features(in_features)
+    if width != out_features:
+        raise ConfigError(f"model.layers: the network outputs {width} columns, but the data need "
+                          f"{out_features}")
+    return net
+
+
+def _layer_from_table(table: dict, i: int, rng, dtype) -> Layer:
+    types = layer_types()
+    kwargs = dict(table)
+    name = kwargs.pop("type", None)
+    if not isinstance(name, str):
+        raise ConfigError(f"model.layers[{i}]: needs type = \"<layer class>\"; allowed: "
+                          f"{', '.join(types)}")
+    if name not in types:
+        lower = {n.lower(): n for n in types}
+        if name.lower() in lower:
+            name = lower[name.lower()]
+        else:
+            raise _unknown(f"layer type in model.layers[{i}]", name, types)
+    cls = types[name]
+    params = inspect.signature(cls.__init__).parameters
+    if "rng" in params and "rng" not in kwargs:
+        kwargs["rng"] = rng
+    if "dtype" in params and "dtype" not in kwargs:
+        kwargs["dtype"] = dtype
+    return _call_checked(cls, kwargs, f"model.layers[{i}] ({name})", ("type",))
+
+
+# -- loss and optimizer ----------------------------------------------------------------------
+def get_loss(name: str):
+    from .training import LOSSES
+    key = name.lower().replace("-", "_")
+    if key not in LOSSES:
+        raise _unknown("loss", name, LOSSES)
+    return LOSSES[key]()
+
+
+def optimizer_types() -> dict[str, type]:
+    """Optimizer classes by lower-case name (``sgd``, ``adam``, ...)."""
+    found, todo = {}, [Optimizer]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if not sub.__name__.startswith("_"):
+                found.setdefault(sub.__name__.lower(), sub)
+            todo.append(sub)
+    return dict(sorted(found.items()))
+
+
+def build_optimizer(optimizer: dict, params):
+    types = optimizer_types()
+    name = optimizer["name"]
+    if name.lower() not in types:
+        raise _unknown("optimizer", name, types)
+    cls = types[name.lower()]
+    kwargs = {k: v for k, v in optimizer.items() if k not in _OPTIMIZER_OWN}
+    hyper = [n for n in inspect.signature(cls.__init__).parameters if n not in ("self", "params")]
+    for key in kwargs:
+        if key not in hyper:
+            raise ConfigError(f"[optimizer] {name}: unknown key {key!r}{_suggest(key, hyper)}; "
+                              f"allowed: name, {', '.join(hyper)}")
+    try:
+        return cls(params, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"[optimizer] {name}: {e}") from None
+
+
+def get_metrics(names, task: str) -> list[str]:
+    from .metrics import METRICS
+    if names is None:
+        return ["accuracy"] if task == "classification" else ["mae"]
+    for n in names:
+        if n not in METRICS:
+            raise _unknown("metric in training.metrics", n, METRICS)
+    return list(names)
