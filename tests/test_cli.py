@@ -2,8 +2,11 @@
 message and exit code 2, never a traceback."""
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -295,8 +298,60 @@ def test_demo_runs_and_writes_its_pictures(capsys, tmp_path, golden):
         assert f"wrote {tmp_path / name}" in out
 
 
-def test_demo_spirals_classifier_reaches_high_accuracy(tmp_path):
-    from minimlp.commands.demo import spirals_demo
-    result = spirals_demo(300, str(tmp_path), plots=False, out=lambda *a: None)
-    assert result["logs"]["val_accuracy"] >= 0.95
-    assert result["logs"]["accuracy"] >= 0.95
+# -- the README's "Command line" section runs as written ----------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```\s*$", re.M | re.S)
+
+
+def readme_section(title):
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end > 0 else None]
+
+
+def test_readme_command_line_blocks_run(tmp_path, monkeypatch, capsys):
+    """Each line of the section's sh blocks runs in a fresh folder: minimlp lines through
+    ``main`` in this process (faster than a new interpreter each), others through sh."""
+    section = readme_section("Command line")
+    shell = [code for info, code in FENCE.findall(section) if info.strip() == "sh"]
+    assert len(shell) == 3
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    monkeypatch.chdir(tmp_path)
+    outputs = []
+    for code in shell:
+        for line in code.strip().splitlines():
+            if line.startswith("minimlp "):
+                assert main(shlex.split(line)[1:]) == 0, line
+            else:
+                subprocess.run(["sh", "-e", "-c", line], check=True, timeout=30)
+        outputs.append(capsys.readouterr().out)
+    for name in ("tutorial_network.png", "history.png", "decision_boundary.png", "model.npz", "history.csv"):
+        assert (tmp_path / "minimlp-out" / name).exists(), name
+    assert (tmp_path / "minimlp-out" / "spirals" / "model.npz").exists()
+    assert (tmp_path / "minimlp-out" / "moons" / "decision_boundary.png").exists()
+    # The demo's promise: the spirals classifier reaches high accuracy.
+    accuracy = re.search(r"spirals: validation accuracy ([\d.]+)% \(training ([\d.]+)%\)", outputs[0])
+    assert float(accuracy.group(1)) >= 95 and float(accuracy.group(2)) >= 95
+    classes = outputs[2].split()
+    assert classes[0] == "class" and len(classes) == 3 and set(classes[1:]) <= {"0", "1", "2"}
+
+
+def test_readme_error_example_is_what_minimlp_prints(capsys):
+    section = readme_section("Command line")
+    text = next(code for info, code in FENCE.findall(section) if info.strip() == "text")
+    command, shown = text.strip().splitlines()
+    assert command.startswith("$ minimlp ")
+    code = main(shlex.split(command)[2:])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    # The list after "allowed:" grows as activations are added; the rest must match exactly.
+    assert err.split("; allowed:")[0] == shown.split("; allowed:")[0]
+    assert set(shown.split("allowed: ")[1].split(", ")) <= set(err.split("allowed: ")[1].split(", "))
+
+
+def test_readme_examples_section_lists_every_example():
+    section = readme_section("Examples")
+    for path in sorted((ROOT / "examples").iterdir()):
+        if path.suffix in (".py", ".toml"):
+            assert f"examples/{path.name}" in section, path.name
