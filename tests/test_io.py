@@ -413,3 +413,67 @@ def test_fit_resumed_from_a_saved_file_equals_an_uninterrupted_fit(tmp_path, opt
     resumed.fit(X, labels, optimizer=opt2, epochs=4, initial_epoch=2, **kwargs)
     for (_, a), (_, b) in zip(straight.named_parameters(), resumed.named_parameters()):
         np.testing.assert_array_equal(a.value, b.value)
+
+
+# -- every layer and every optimizer minimlp has ---------------------------------------------
+from layer_cases import LAYER_CASES  # noqa: E402  (the shared layer table)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", LAYER_CASES, ids=[c[0] for c in LAYER_CASES])
+def test_every_layer_round_trips_with_its_parameters_config_and_buffers(tmp_path, case, dtype):
+    case_id, factory, width = case
+    layer = factory(dtype)
+    net = mm.Sequential(mm.Dense(width, width, rng=0, dtype=dtype), layer)
+    rng = np.random.default_rng(1)
+    for p in net.parameters():                       # every value distinct from a fresh layer's
+        p.value[...] = rng.standard_normal(p.value.shape)
+    for name, buf in layer.buffers().items():        # e.g. BatchNorm's running statistics
+        buf[...] = rng.uniform(0.5, 2.0, buf.shape)
+    mm.save(net, tmp_path / "m.npz")
+    back = mm.load(tmp_path / "m.npz")
+    assert type(back[1]) is type(layer) and back[1].get_config() == layer.get_config()
+    for (n1, p1), (n2, p2) in zip(net.named_parameters(), back.named_parameters()):
+        assert n1 == n2 and p1.value.dtype == p2.value.dtype
+        np.testing.assert_array_equal(p1.value, p2.value)
+    assert sorted(back[1].buffers()) == sorted(layer.buffers())
+    for name, buf in layer.buffers().items():
+        np.testing.assert_array_equal(back[1].buffers()[name], buf)
+    X = rng.standard_normal((6, width)).astype(dtype)
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+
+
+def _all_optimizers():
+    from minimlp.config import optimizer_types
+    return sorted(optimizer_types().items())
+
+
+@pytest.mark.parametrize("name,cls", _all_optimizers(), ids=[n for n, _ in _all_optimizers()])
+def test_every_optimizer_resumes_exactly(tmp_path, name, cls):
+    all_batches = list(batches(8, np.float64))
+    straight = make_net()
+    train(straight, cls(straight.parameters(), lr=0.01), all_batches)
+    first = make_net()
+    opt = cls(first.parameters(), lr=0.01)
+    train(first, opt, all_batches[:4])
+    mm.save(first, tmp_path / "c.npz", optimizer=opt)
+    resumed, opt2 = mm.load(tmp_path / "c.npz", with_optimizer=True)
+    assert type(opt2) is cls and opt2.hyperparameters() == opt.hyperparameters()
+    train(resumed, opt2, all_batches[4:])
+    for (_, a), (_, b) in zip(straight.named_parameters(), resumed.named_parameters()):
+        np.testing.assert_array_equal(a.value, b.value)
+
+
+def test_an_interrupt_during_save_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    mm.save(make_net(seed=0), path)
+    before = path.read_bytes()
+
+    def savez_interrupted(file, **arrays):
+        file.write(b"PK\x03\x04 partial")
+        raise KeyboardInterrupt  # Ctrl-C (a BaseException, not an Exception) mid-write
+    monkeypatch.setattr(np, "savez", savez_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        mm.save(make_net(seed=3), path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.npz"]
