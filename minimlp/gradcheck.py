@@ -52,8 +52,10 @@ def gradcheck(obj, X, T=None, loss: Loss | None = None, *, eps: float = 1e-5,
 
     Defaults: the difference quotient has a truncation error ~ eps^2 * |third derivative| / 6
     and a roundoff error ~ 1e-16 * |f| / eps; ``eps = 1e-5`` (about the cube root of machine
-    epsilon) balances the two. Entries smaller than ``floor`` are compared by their absolute
-    error divided by ``floor``: with ``eps = 1e-6, floor = 1e-7`` a correct gradient entry of
+    epsilon) balances the two. Entries smaller than ``floor * max(1, |f|)`` are compared by
+    their absolute error divided by that (the roundoff grows with ``|f|``, so the floor does
+    too, which makes the check independent of the loss's scale): with ``eps = 1e-6, floor =
+    1e-7`` and no scaling, a correct gradient entry of
     1e-5 in a loss of size 1 showed a "relative error" of 1.5e-5 from roundoff alone.
     """
     X = np.array(X, dtype=np.float64)  # a private copy: it is perturbed in place
@@ -78,7 +80,7 @@ def gradcheck(obj, X, T=None, loss: Loss | None = None, *, eps: float = 1e-5,
     else:
         raise TypeError(f"gradcheck: expected a Layer, Sequential or Loss, got {type(obj).__name__}")
 
-    f()
+    floor = floor * max(1.0, abs(f()))
     grads = {"X": analytic()}
     for name, p in params:
         grads[name] = p.grad.copy()
