@@ -30,6 +30,7 @@ SECTIONS = [
     ("minimlp.optim", "Optimizers"),
     ("minimlp.training", "Training"),
     ("minimlp.callbacks", "Training"),
+    ("minimlp.health", "Training"),
     ("minimlp.schedules", "Learning-rate schedules"),
     ("minimlp.io", "Saving and loading"),
     ("minimlp.gradcheck", "Gradient checking"),

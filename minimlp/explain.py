@@ -218,14 +218,14 @@ def trace_step(net: Sequential, X, T, lr: float = 0.5, *, train_biases: bool = F
 
     sections.append(forward_section(
         "Forward pass, hidden layer", hid, inp, x, W_h0, b_h0, w_hidden, net_h[0], out_h[0], hid_act))
-    sections[-1].note = "net inputs from Dense.forward, outputs from the activation's forward"
+    sections[-1].note = "Net inputs from Dense.forward, outputs from the activation's forward"
     hid_out_names = [f"out_{n}" for n in hid]
     sections.append(forward_section(
         "Forward pass, output layer", out, hid_out_names, out_h[0], W_o0, b_o0, w_output,
         net_o[0], out_o[0], out_act))
 
-    sec = Section("The error", f"E = 1/{K} * sum_k (t_k - out_ok)^2 (MSELoss over {K} outputs"
-                  + (", which is Mazur's E = sum_k 1/2 (t_k - out_ok)^2)" if K == 2 else ")"))
+    sec = Section("The error", f"E = 1/{K} * sum_k (t_k - out_ok)^2, minimlp's MSELoss over {K} outputs"
+                  + ("; with 2 outputs it is Mazur's E = sum_k 1/2 (t_k - out_ok)^2" if K == 2 else ""))
     half = "1/2" if K == 2 else f"1/{K}"
     for k in range(K):
         row(sec, f"E_{out[k]}", f"{half} (t{k + 1} - out_{out[k]})^2",
@@ -236,7 +236,7 @@ def trace_step(net: Sequential, X, T, lr: float = 0.5, *, train_biases: bool = F
     # ---- output layer
     _, _, slope_o_txt = ACTIVATIONS[out_act]
     sec = Section("Backward pass, output layer",
-                  "dE/dout from loss.backward(); dout/dnet from the activation's backward of ones; "
+                  "The loss gradient dE/dout from loss.backward(); dout/dnet from the activation's backward of ones; "
                   "dE/dw from Dense.dW; dnet/dw is the input the weight multiplies")
     for k, o in enumerate(out):
         if K == 2:  # 2/K = 1: Mazur's dE/dout = -(target - out)
@@ -260,7 +260,7 @@ def trace_step(net: Sequential, X, T, lr: float = 0.5, *, train_biases: bool = F
     # ---- hidden layer
     _, _, slope_h_txt = ACTIVATIONS[hid_act]
     sec = Section("Backward pass, hidden layer",
-                  "each output sends back delta_o * w; their sum is Dense.backward's dX; the "
+                  "Each output sends back delta_o * w; their sum is Dense.backward's dX; the "
                   "original output weights are used, not the updated ones")
     for j, h in enumerate(hid):
         parts = []
@@ -392,7 +392,7 @@ def format_markdown(trace: Trace) -> str:
     for sec in trace.sections:
         lines += ["", f"#### {sec.title}", ""]
         if sec.note:
-            lines += [sec.note[0].upper() + sec.note[1:] + ".", ""]
+            lines += [sec.note + ".", ""]
         lines += ["| quantity | formula | numbers | value |", "|---|---|---|---:|"]
         for r in sec.rows:
             cells = [r.label, r.formula, r.numbers, f"{r.value:.{digits}f}"]
