@@ -48,7 +48,7 @@ def plot_history(history, path=None, *, title: str = "Training history"):
 
     ``history`` is a ``History`` (from ``fit``) or its ``.history`` dict
     ``{"loss": [...], "val_loss": [...], "accuracy": [...], ...}``; ``"time"`` is ignored.
-    The loss axis is logarithmic when the loss falls by more than a factor of 100.
+    The loss axis is logarithmic when the loss spans more than a factor of 10.
     Returns the Figure; writes a PNG to ``path`` when given.
     """
     curves = getattr(history, "history", history)
@@ -57,7 +57,7 @@ def plot_history(history, path=None, *, title: str = "Training history"):
                          f"got {type(history).__name__}")
     epochs = list(getattr(history, "epochs", None) or range(1, len(curves["loss"]) + 1))
     names = ["loss"] + [k for k in curves if k not in ("loss", "time") and not k.startswith("val_")
-                        and curves[k]]
+                        and not k.startswith("health/") and curves[k]]   # health: plot_health
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(names), figsize=(5.2 * len(names), 4.0), squeeze=False)
     for ax, name in zip(axes[0], names):
@@ -70,10 +70,10 @@ def plot_history(history, path=None, *, title: str = "Training history"):
             ax.plot(epochs[:len(val)], val, color=_CLASS_COLORS[1], lw=2, ls="--",
                     label=f"validation (last {val[-1]:.4g})")
         values = np.concatenate([train, val]) if val is not None and len(val) else train
-        if name == "loss" and values.min() > 0 and values.max() / values.min() > 100:
+        if name == "loss" and values.min() > 0 and values.max() / values.min() > 10:
             ax.set_yscale("log")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(name)
+        ax.set_ylabel(f"{name} (log scale)" if ax.get_yscale() == "log" else name)
         ax.set_title(name)
         ax.grid(True, alpha=0.3)
         ax.legend()
@@ -262,11 +262,59 @@ def plot_network(net, path=None, *, title: str | None = None, max_labeled_edges:
             ax.text(x, y, f"{prefix[c]}{r + 1}", ha="center", va="center", fontsize=11, zorder=4)
     top = (max(widths) - 1) / 2.0 + 0.7
     for c in range(n_cols):
-        label = "input" if c == 0 else f"Dense {widths[c - 1]}->{widths[c]}\nthen {acts[c - 1]}"
+        label = (f"input\n({widths[0]} features)" if c == 0
+                 else f"Dense {widths[c - 1]}->{widths[c]}\nthen {acts[c - 1]}")
         ax.text(xs[c], top, label, ha="center", va="bottom", fontsize=9.5, fontweight="bold")
     ax.set_xlim(xs[0] - 0.9, xs[-1] + 0.9)
-    ax.set_ylim(-top - 0.2, top + 0.75)
+    ax.set_ylim(-(max(widths) - 1) / 2.0 - 0.85, top + 0.75)
     ax.set_aspect("equal")
     ax.set_title(title or "Network: weights on the edges, biases under the neurons")
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+# -- training health -------------------------------------------------------------------------
+def plot_health(history, path=None, *, title: str = "Training health"):
+    """The per-layer numbers of a ``HealthMonitor`` over the epochs, in four panels: gradient
+    norms and update-to-weight ratios (log scales; the ratio with its healthy 1e-3 marked),
+    the fraction of dead ReLUs and of saturated sigmoid/tanh activations.
+
+    ``history`` is a ``History`` from ``fit`` with a ``HealthMonitor`` among its callbacks, its
+    ``.history`` dict, or the monitor itself (its ``records``). Returns the Figure; writes a
+    PNG to ``path`` when given.
+    """
+    curves = getattr(history, "records", None) or getattr(history, "history", history)
+    if not isinstance(curves, dict):
+        raise ValueError(f"plot_health: expected a History, a HealthMonitor or a dict, got "
+                         f"{type(history).__name__}")
+    panels = [("grad_norm", "gradient norm |g|", True), ("update_ratio", "update / weight norm", True),
+              ("dead_fraction", "dead ReLU units", False), ("saturated_fraction", "saturated activations", False)]
+    found = {suffix: {k[len("health/"):-len(suffix) - 1]: v for k, v in curves.items()
+                      if k.startswith("health/") and k.endswith("/" + suffix) and v}
+             for suffix, _, _ in panels}
+    if not any(found.values()):
+        raise ValueError("plot_health: no 'health/...' values found; pass a HealthMonitor to "
+                         "fit(callbacks=[...]) first")
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=(11.0, 7.6))
+    for ax, (suffix, label, log) in zip(axes.ravel(), panels):
+        series = found[suffix]
+        for i, (name, values) in enumerate(series.items()):
+            values = np.asarray(values, dtype=float)
+            ax.plot(np.arange(1, len(values) + 1), values, lw=1.8, marker="o", ms=3,
+                    color=_CLASS_COLORS[i % len(_CLASS_COLORS)], label=name)
+        if suffix == "update_ratio" and series:
+            ax.axhline(1e-3, color="k", lw=0.8, ls=":", label="~1e-3 healthy")
+        positive = [v for vals in series.values() for v in vals if v > 0 and np.isfinite(v)]
+        if log and positive:
+            ax.set_yscale("log")
+        if not log:
+            ax.set_ylim(-0.02, 1.02)
+        ax.set_title(label if series else f"{label}: no such layers")
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+        if series:
+            ax.legend(fontsize=8)
+    fig.suptitle(title)
     fig.tight_layout()
     return _finish(fig, path)

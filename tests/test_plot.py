@@ -57,11 +57,12 @@ def test_plot_history_curves_labels_and_png(tmp_path):
     assert w > h > 200
 
 
-def test_plot_history_uses_a_log_axis_for_a_loss_falling_a_hundredfold():
-    fig = plot.plot_history({"loss": [10.0, 1.0, 0.01]})
+def test_plot_history_uses_a_log_axis_for_a_loss_spanning_more_than_tenfold():
+    fig = plot.plot_history({"loss": [1.0, 0.5, 0.09]})
     assert len(fig.axes) == 1
     assert fig.axes[0].get_yscale() == "log"
-    assert fig.axes[0].get_legend().get_texts()[0].get_text() == "training (last 0.01)"
+    assert fig.axes[0].get_ylabel() == "loss (log scale)"
+    assert fig.axes[0].get_legend().get_texts()[0].get_text() == "training (last 0.09)"
 
 
 def test_plot_history_refuses_what_is_not_a_history():
