@@ -8,6 +8,7 @@ Dense(4, 2)), its Adam optimizer ``opt``, a one-output model ``net1``, inputs ``
 The rules these rows pin down are listed in docs/errors.md.
 """
 import io
+import warnings
 import json
 import re
 import types
@@ -23,7 +24,8 @@ def make_context():
     rng = np.random.default_rng(0)
     net = mm.Sequential(mm.Dense(3, 4, rng=0), mm.ReLU(), mm.Dense(4, 2, rng=1))
     net1 = mm.Sequential(mm.Dense(3, 1, rng=2))
-    opt = mm.Adam(net.parameters() + net1.parameters(), lr=0.01)
+    opt = mm.Adam(net.parameters(), lr=0.01)
+    opt1 = mm.SGD(net1.parameters(), lr=0.1, momentum=0.9)
     X = rng.standard_normal((5, 3))
     ce = mm.CrossEntropyLoss()
     mse = mm.MSELoss()
@@ -32,17 +34,20 @@ def make_context():
     mse.forward(net1.forward(X), rng.standard_normal((5, 1)))
     net1.backward(mse.backward())
     opt.step()   # optimizer state is non-zero now
-    return types.SimpleNamespace(net=net, net1=net1, opt=opt, X=X, rng=rng,
+    opt1.step()
+    return types.SimpleNamespace(net=net, net1=net1, opt=opt, opt1=opt1, X=X, rng=rng,
                                  labels=np.array([0, 1, 1, 0, 1]))
 
 
 def snapshot(ctx):
-    state = ctx.opt.state_dict()
+    params = ctx.net.parameters() + ctx.net1.parameters()
+    states = [ctx.opt.state_dict(), ctx.opt1.state_dict()]
     return {
-        "values": [p.value.copy() for p in ctx.opt.params],
-        "grads": [p.grad.copy() for p in ctx.opt.params],
-        "opt_arrays": [a.copy() for k in ("_m", "_v") for a in state[k]],
-        "opt_scalars": (state["steps"], json.dumps(state["hyper"], sort_keys=True)),
+        "values": [p.value.copy() for p in params],
+        "grads": [p.grad.copy() for p in params],
+        "opt_arrays": [a.copy() for st in states for v in st.values() if isinstance(v, list)
+                       for a in v if isinstance(a, np.ndarray)],
+        "opt_scalars": [(st["steps"], json.dumps(st["hyper"], sort_keys=True)) for st in states],
     }
 
 
@@ -69,6 +74,17 @@ def _save_model(net, **arrays_to_change):
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
+
+
+def _fit(ctx, X=None, Y=None, **kwargs):
+    args = dict(loss="cross_entropy", optimizer=ctx.opt, epochs=2, batch_size=2, verbose=0, seed=0)
+    args.update(kwargs)
+    return ctx.net.fit(ctx.X if X is None else X, ctx.labels if Y is None else Y, **args)
+
+
+def _config():
+    from minimlp import config
+    return config
 
 
 def _load_bytes(tmp_path, data, name="model.npz"):
@@ -228,6 +244,42 @@ CATALOGUE = [
     ("layer-wrong-features", lambda c, t: c.net[2].forward(np.ones((5, 3))),
      ValueError, r"Dense\(4, 2\).*expected input of shape \(N, 4\), got \(5, 3\)"),
 
+    # -- fit -----------------------------------------------------------------------------------
+    ("fit-batch-size-zero", lambda c, t: _fit(c, batch_size=0),
+     ValueError, r"fit: batch_size must be >= 1, got 0"),
+    ("fit-batch-size-negative", lambda c, t: _fit(c, batch_size=-4),
+     ValueError, r"fit: batch_size must be >= 1, got -4"),
+    ("fit-batch-size-float", lambda c, t: _fit(c, batch_size=2.5),
+     TypeError, r"fit: batch_size must be an integer, got 2\.5"),
+    ("fit-epochs-zero", lambda c, t: _fit(c, epochs=0),
+     ValueError, r"fit: epochs must be >= 1, got 0"),
+    ("fit-validation-split-1", lambda c, t: _fit(c, validation_split=1.0),
+     ValueError, r"fit: invalid validation_split 1\.0; expected a value in \[0\.0, 1\.0\)"),
+    ("fit-validation-split-negative", lambda c, t: _fit(c, validation_split=-0.2),
+     ValueError, r"fit: invalid validation_split -0\.2"),
+    ("fit-rows-mismatch", lambda c, t: _fit(c, Y=c.labels[:4]),
+     ValueError, r"fit.*X has 5 rows but Y has 4"),
+    ("fit-bad-targets", lambda c, t: _fit(c, Y=c.labels + 5),
+     ValueError, r"CrossEntropyLoss.*labels must lie in \[0, 1\].*got values in \[5, 6\]"),
+    ("fit-bad-X", lambda c, t: _fit(c, X=np.ones((5, 4))),
+     ValueError, r"fit input X: layer 0 \(Dense\(3, 4\)\) expects input of shape \(N, 3\), got \(5, 4\)"),
+    ("fit-unknown-loss", lambda c, t: _fit(c, loss="cross_entropyy"),
+     ValueError, r"fit: unknown loss 'cross_entropyy'; allowed: .*cross_entropy"),
+    ("fit-foreign-optimizer", lambda c, t: _fit(c, optimizer=c.opt1),
+     ValueError, r"fit: the optimizer holds parameters that are not this model's"),
+    ("fit-optimizer-class", lambda c, t: _fit(c, optimizer=mm.SGD),
+     TypeError, r"fit: optimizer must be a minimlp Optimizer.*got type"),
+    ("fit-both-validations", lambda c, t: _fit(c, validation_split=0.2, validation_data=(c.X, c.labels)),
+     ValueError, r"fit: pass validation_data or validation_split, not both"),
+
+    # -- names in configurations and on the command line ----------------------------------------
+    ("config-unknown-activation", lambda c, t: _config().get_activation("relu6"),
+     ValueError, r"unknown activation 'relu6'.*allowed: .*relu.*tanh"),
+    ("config-misspelled-activation", lambda c, t: _config().get_activation("sigmiod"),
+     ValueError, r"unknown activation 'sigmiod' \(did you mean 'sigmoid'\?\); allowed:"),
+    ("config-unknown-optimizer", lambda c, t: _config().build_optimizer({"name": "adamm"}, c.net.parameters()),
+     ValueError, r"unknown optimizer 'adamm'.*allowed:"),
+
     # -- files ---------------------------------------------------------------------------------
     ("load-not-a-model", lambda c, t: _load_bytes(t, b"epoch,loss\n1,0.5\n", "m.csv"),
      ValueError, r"load: .*m\.csv.* is not a minimlp model file"),
@@ -274,7 +326,12 @@ def test_mistake_is_loud_and_harmless(case_id, mistake, exc, pattern, tmp_path):
         loss.forward(c.net.forward(c.X), c.labels)
         c.net.backward(loss.backward())
         c.opt.step()
-    for p, q in zip(ctx.opt.params, twin.opt.params):
+        loss = mm.MSELoss()
+        loss.forward(c.net1.forward(c.X), c.X[:, :1])
+        c.net1.backward(loss.backward())
+        c.opt1.step()
+    for p, q in zip(ctx.net.parameters() + ctx.net1.parameters(),
+                    twin.net.parameters() + twin.net1.parameters()):
         np.testing.assert_array_equal(p.value, q.value)
 
 
@@ -323,3 +380,37 @@ def test_targets_are_cast_to_the_prediction_dtype(model_dtype):
                     (mm.CrossEntropyLoss(), np.eye(2, dtype=np.int32)[[0, 1, 1, 0]])]:
         loss.forward(Y, T)
         assert loss.backward().dtype == np.dtype(model_dtype), repr(loss)
+
+
+def test_fit_batch_size_larger_than_the_data_is_clamped():
+    """Decided (and documented in fit): a batch_size above N means full-batch training."""
+    ctx = make_context()
+    full = make_context()
+    history = _fit(ctx, batch_size=100, epochs=1, shuffle=False)
+    assert history.params["batch_size"] == 5 and history.params["steps"] == 1
+    _fit(full, batch_size=5, epochs=1, shuffle=False)
+    for p, q in zip(ctx.net.parameters(), full.net.parameters()):
+        np.testing.assert_array_equal(p.value, q.value)
+
+
+@pytest.mark.parametrize("errors", ["raise", "ignore"])
+def test_divergence_stops_loudly_with_finite_weights(errors):
+    """A learning rate of 1e6 diverges: fit raises TrainingDiverged naming the epoch and batch
+    and suggesting a smaller lr, and never leaves NaN or inf in the model (with numpy's
+    floating-point errors raised, as in this suite, or ignored, as by default)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 4))
+    T = X @ rng.standard_normal((4, 2)) * 100
+    net = mm.Sequential(mm.Dense(4, 16, rng=0), mm.Tanh(), mm.Dense(16, 2, rng=1))
+    opt = mm.SGD(net.parameters(), lr=1e6)
+    with np.errstate(over=errors, invalid=errors, divide=errors), warnings.catch_warnings():
+        warnings.simplefilter("ignore" if errors == "ignore" else "error")
+        with pytest.raises(mm.TrainingDiverged) as info:
+            net.fit(X, T, loss="mse", optimizer=opt, epochs=20, batch_size=16, verbose=0, seed=0)
+    err = info.value
+    assert isinstance(err, ValueError) and isinstance(err, FloatingPointError)
+    assert re.search(r"training diverged at epoch \d+, batch \d+/4", str(err)), str(err)
+    assert re.search(r"smaller learning rate \(lr is 1e\+06; e\.g\. lr=100000\)", str(err)), str(err)
+    assert err.epoch >= 1 and err.restored in ("best", "before_step", "epoch_start")
+    assert all(np.isfinite(p.value).all() for p in net.parameters())
+    assert np.isfinite(net.predict(X)).all()
