@@ -24,6 +24,8 @@ from .sequential import Sequential
 from . import callbacks, datasets, metrics
 from .callbacks import Callback, EarlyStopping, ModelCheckpoint
 from .training import History, TrainingDiverged, predict_classes, predict_proba
+from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
+from .health import HealthMonitor
 
 __version__ = "0.1.0"
 
@@ -38,5 +40,7 @@ __all__ = [
     "save", "load",
     "History", "TrainingDiverged", "predict_classes", "predict_proba",
     "Callback", "EarlyStopping", "ModelCheckpoint", "callbacks", "datasets", "metrics",
+    "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
+    "HealthMonitor",
     "__version__",
 ]
