@@ -23,13 +23,19 @@ class Activation(Layer):
     _cache = None  # what backward needs; None when no training forward preceded
     #: True when ``_backward(dY, dX)`` is correct with ``dX is dY`` (one elementwise product).
     _backward_in_place = False
+    #: True when ``_forward(X, Y, keep)`` is correct with ``Y is X``.
+    _forward_in_place = False
 
-    def forward(self, X: Array, train: bool = True) -> Array:
+    def forward(self, X: Array, train: bool = True, overwrite_X: bool = False) -> Array:
+        """``Y`` (N, D) from ``X`` (N, D). With ``overwrite_X=True`` (Sequential's hot path,
+        when ``X`` is a Dense layer's output that no one else reads) a layer whose
+        ``_forward`` is safe in place writes ``Y`` into ``X``'s memory."""
         if not train:
             self._cache = None
             return self._forward(X, np.empty_like(X), keep=False)
-        Y = self._buffer("_Y", X.shape, X.dtype)
-        return self._forward(X, Y, keep=True)
+        if overwrite_X and self._forward_in_place:
+            return self._forward(X, X, keep=True)
+        return self._forward(X, self._buffer("_Y", X.shape, X.dtype), keep=True)
 
     def backward(self, dY: Array, overwrite_dY: bool = False) -> Array:
         """``dX`` (N, D) from ``dY`` (N, D). With ``overwrite_dY=True`` (Sequential's hot
@@ -68,6 +74,8 @@ class Sigmoid(Activation):
     Computed with ``scipy.special.expit``: no overflow or warning at any input.
     """
 
+    _forward_in_place = True
+
     def _forward(self, X, Y, keep):
         expit(X, out=Y)
         if keep:
@@ -84,6 +92,8 @@ class Sigmoid(Activation):
 
 class Tanh(Activation):
     """Hyperbolic tangent ``Y = tanh(X)``; ``dX = dY * (1 - Y^2)``."""
+
+    _forward_in_place = True
 
     def _forward(self, X, Y, keep):
         np.tanh(X, out=Y)
@@ -109,7 +119,9 @@ class ReLU(Activation):
             self._cache = mask
         return np.maximum(X, 0, out=Y)
 
-    _backward_in_place = True
+    _forward_in_place = _backward_in_place = True
+    #: Backward reads the mask, not the output: the next layer may overwrite the output.
+    _output_free_after_forward = True
 
     def _backward(self, dY, dX):
         return np.multiply(dY, self._cache, out=dX)

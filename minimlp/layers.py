@@ -102,7 +102,14 @@ class Dense(Layer):
         self._X = X
         return Y
 
-    def backward(self, dY: Array, need_input_grad: bool = True) -> Array | None:
+    def backward(self, dY: Array, need_input_grad: bool = True,
+                 overwrite_X: bool = False) -> Array | None:
+        """``dX`` (N, in_features) from ``dY`` (N, out_features); writes ``dW`` and ``db``.
+
+        ``need_input_grad=False`` skips ``dX`` (the first layer of a network).
+        ``overwrite_X=True`` (Sequential's hot path, when the cached input is a buffer that
+        no one reads after this backward) writes ``dX`` over the input once ``dW`` is done.
+        """
         X = self._X
         if X is None or dY.shape != (X.shape[0], self.out_features):   # the checks, inlined
             X = self._need_cache(X)
@@ -118,7 +125,7 @@ class Dense(Layer):
             np.add.reduce(dY, axis=0, out=self._b.grad)
         if not need_input_grad:
             return None
-        dX = self._buffer("_dX", X.shape, self.dtype)
+        dX = X if overwrite_X else self._buffer("_dX", X.shape, self.dtype)
         return np.matmul(dY, W.value.T, out=dX)
 
     def __repr__(self) -> str:

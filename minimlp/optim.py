@@ -152,8 +152,22 @@ class SGD(Optimizer):
         if not self.momentum and not self.weight_decay:
             # Plain SGD keeps no state: a large parameter is updated in chunks through a
             # small scratch, so the optimizer holds no array the size of the model.
-            self._scratch = [s if s.size <= _CHUNK or not p.value.flags.c_contiguous
-                             else np.empty(_CHUNK, s.dtype) for s, p in zip(self._scratch, self.params)]
+            # One shared buffer serves every parameter (updates run one after another); a
+            # parameter of at most _CHUNK elements gets a view of its own shape.
+            self._scratch = []
+            shared = {}
+            for p in self.params:
+                n = min(p.size, _CHUNK)
+                if p.value.dtype not in shared or shared[p.value.dtype].size < n:
+                    shared[p.value.dtype] = np.empty(n, p.value.dtype)
+            for p in self.params:
+                s = shared[p.value.dtype]
+                if p.size <= _CHUNK:
+                    self._scratch.append(s[:p.size].reshape(p.shape))
+                elif p.value.flags.c_contiguous and p.grad.flags.c_contiguous:
+                    self._scratch.append(s[:_CHUNK])
+                else:
+                    self._scratch.append(np.empty_like(p.value))
 
     def _update(self, i, p):
         mu, s = self.momentum, self._scratch[i]

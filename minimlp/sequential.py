@@ -7,6 +7,7 @@ import numpy as np
 
 from ._checks import as_float_array
 from .layer import Array, Layer, Parameter
+from .layers import Dense
 
 
 class Sequential(Layer):
@@ -57,8 +58,16 @@ class Sequential(Layer):
                              "build every layer with the same dtype")
         self.dtype = dtypes.pop() if dtypes else np.dtype(np.float64)
         self._skip_first_dX = bool(self._layers) and _takes_need_input_grad(self._layers[0])
-        # Layers whose backward may overwrite its incoming gradient (see Activation.backward).
+        # Layers whose backward may overwrite its incoming gradient (see Activation.backward),
+        # and those whose forward may overwrite its input: a Dense output no one else reads.
         self._in_place = [getattr(layer, "_backward_in_place", False) for layer in self._layers]
+        self._in_place_fwd = [i > 0 and isinstance(self._layers[i - 1], Dense)
+                              and getattr(layer, "_forward_in_place", False)
+                              for i, layer in enumerate(self._layers)]
+        # A Dense layer after a ReLU may write dX over its cached input (the ReLU's output).
+        self._dX_over_input = [i > 0 and isinstance(layer, Dense)
+                               and getattr(self._layers[i - 1], "_output_free_after_forward", False)
+                               for i, layer in enumerate(self._layers)]
         self._out_shape = None
 
     # -- container protocol --------------------------------------------------------------
@@ -147,8 +156,12 @@ class Sequential(Layer):
 
     # The unchecked hot path, for fit and the benchmarks (input already validated).
     def _forward(self, X: Array, train: bool = True) -> Array:
-        for layer in self._layers:
-            X = layer.forward(X, train)
+        if train:
+            for layer, in_place in zip(self._layers, self._in_place_fwd):
+                X = layer.forward(X, True, True) if in_place else layer.forward(X, True)
+        else:
+            for layer in self._layers:
+                X = layer.forward(X, False)
         self._out_shape = X.shape if train else None
         return X
 
@@ -158,9 +171,14 @@ class Sequential(Layer):
         ``dY`` and every intermediate gradient are buffers no one reads again, so they may
         be overwritten: elementwise activations compute their ``dX`` in place.
         """
-        layers, in_place = self._layers, self._in_place
+        layers, in_place, over_input = self._layers, self._in_place, self._dX_over_input
         for i in range(len(layers) - 1, 0, -1):
-            dY = layers[i].backward(dY, True) if in_place[i] else layers[i].backward(dY)
+            if in_place[i]:
+                dY = layers[i].backward(dY, True)
+            elif over_input[i]:
+                dY = layers[i].backward(dY, True, True)
+            else:
+                dY = layers[i].backward(dY)
         if self._skip_first_dX:
             layers[0].backward(dY, need_input_grad=False)
         else:
