@@ -144,3 +144,29 @@ def test_float32_model_stays_float32_through_a_step(name):
             for arr in arrays:
                 if isinstance(arr, np.ndarray) and arr.dtype.kind == "f":
                     assert arr.dtype == np.float32, f"{owner!r}.{attr} is {arr.dtype}"
+
+
+@pytest.mark.parametrize("acts", [
+    (mm.ReLU, mm.ReLU), (mm.Sigmoid, mm.Tanh), (mm.ReLU, mm.Sigmoid), (mm.LeakyReLU, mm.ReLU),
+])
+def test_in_place_hot_path_gives_the_public_paths_gradients(acts):
+    """Sequential._forward/_backward reuse buffers in place (activation outputs over Dense
+    outputs, dX over a ReLU's output); the gradients must equal those of the public
+    forward/backward, which never write into an array they were given."""
+    def net():
+        return mm.Sequential(mm.Dense(6, 9, rng=0), acts[0](), mm.Dense(9, 7, rng=1), acts[1](),
+                             mm.Dense(7, 4, rng=2), mm.ReLU(), mm.Dense(4, 3, rng=3))
+    rng = np.random.default_rng(5)
+    X, T = rng.standard_normal((11, 6)), rng.standard_normal((11, 3))
+    a, b = net(), net()
+    loss_a, loss_b = mm.MSELoss(), mm.MSELoss()
+    X_before = X.copy()
+    for N in (11, 5, 11):
+        value_a = loss_a.forward(a.forward(X[:N]), T[:N])
+        a.backward(loss_a.backward())
+        value_b = loss_b._forward(b._forward(X[:N], True), T[:N])
+        b._backward(loss_b._backward())
+        assert value_a == value_b
+        for p, q in zip(a.parameters(), b.parameters()):
+            np.testing.assert_allclose(q.grad, p.grad, rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(X, X_before)
