@@ -14,9 +14,9 @@ measured; ``every=k`` measures one batch in ``k``):
     The fraction of the layer's units that were active (``X > 0``) for no sample of the
     whole epoch: dead ReLUs no longer learn.
 ``health/<i>.Sigmoid/saturated_fraction``, ``health/<i>.Tanh/saturated_fraction``
-    The fraction of activations in the flat tails (sigmoid ``Y < 1 - s`` or ``> s``...,
-    i.e. ``|2Y - 1| > s``; tanh ``|Y| > s``; ``s = saturation``, default 0.99), where the
-    slope is under 2 % of its maximum and gradients stall.
+    The fraction of activations in the flat tails: sigmoid ``|2Y - 1| > s`` (``Y`` within
+    ``(1 - s)/2`` of 0 or 1), tanh ``|Y| > s``, with ``s = saturation`` (default 0.99: the
+    slope is under 2 % of its maximum there and gradients stall).
 
 ``<i>`` is the layer's index in the ``Sequential``. The numbers are read from what training
 already holds: the gradients after each step and the activation caches of the training
