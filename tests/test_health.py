@@ -39,8 +39,9 @@ def test_dead_relu_fraction_counts_units_never_active_in_the_epoch():
     dense = net[0]
     dense.W[:, :2] = 0.0
     dense.b[:2] = -1.0            # units 0 and 1: pre-activation -1 for every sample -> dead
-    dense.b[2:] = 0.5
-    dense.W[:, 2:] = 0.0          # units 2..5: 0.5 > 0 -> always active
+    dense.b[2:] = 0.0             # units 2..5: active for some samples only -> alive
+    active = (X @ dense.W + dense.b) > 0
+    assert not active[:, :2].any() and active[:, 2:].any(axis=0).all() and not active[:, 2:].all()
     mon = HealthMonitor()
     fit(net, X, T, loss=mm.MSELoss(), optimizer=mm.SGD(net.parameters(), lr=0.0), epochs=2,
         batch_size=8, verbose=0, callbacks=[mon], seed=0)

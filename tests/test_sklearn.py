@@ -107,6 +107,31 @@ def test_regressor_loss_is_half_mse_plus_weight_penalty():
     assert est.loss_ == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["regressor", "binary", "multiclass"])
+def test_one_sgd_step_equals_sklearns(kind):
+    """Same weights, one full-batch SGD step in both: the loss gradient's scale and the L2
+    convention (alpha * W / batch, weights only) must agree with scikit-learn exactly."""
+    from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((30, 4))
+    y = {"regressor": X[:, 0] - X[:, 1] ** 2, "binary": (X[:, 0] > 0).astype(int),
+         "multiclass": rng.integers(0, 3, 30)}[kind]
+    kw = dict(hidden_layer_sizes=(5,), activation="tanh", solver="sgd", momentum=0.0, alpha=0.5,
+              learning_rate_init=0.1, batch_size=30, shuffle=False, random_state=0)
+    ours, theirs = (MLPRegressor(**kw), SkMLPRegressor(**kw)) if kind == "regressor" else \
+        (MLPClassifier(**kw), SkMLPClassifier(**kw))
+    extra = {} if kind == "regressor" else {"classes": np.unique(y)}
+    ours.partial_fit(X, y, **extra)
+    theirs.partial_fit(X, y, **extra)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        b[...] = a                                    # the same starting point
+    ours.partial_fit(X, y)
+    theirs.partial_fit(X, y)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-12)
+
+
 def test_regressor_learns_and_multi_output():
     rng = np.random.default_rng(1)
     X = rng.uniform(-2, 2, (200, 2))
