@@ -10,8 +10,10 @@ A schedule changes ``optimizer.lr`` once per epoch. Use it either by hand, as in
 
 or as a callback of ``fit`` (``callbacks=[sched]``), which steps it at the end of every epoch
 (``ReduceLROnPlateau`` with the epoch's ``logs[monitor]``, ``"val_loss"`` by default).
-Given no optimizer, a schedule takes ``fit``'s. Epoch ``t`` counts the ``step`` calls so far
-(``last_epoch``); ``lrs`` lists the learning rate after each of them, starting with ``t = 0``.
+Given no optimizer, a schedule takes ``fit``'s; it then starts at ``fit``'s ``initial_epoch``
+(resumed training continues the schedule; ``base_lr`` is the optimizer's lr at that moment).
+Epoch ``t`` counts the ``step`` calls so far (``last_epoch``); ``lrs`` lists the learning rate
+after each of them, starting with ``t = 0``.
 """
 from __future__ import annotations
 
@@ -65,6 +67,11 @@ class LRScheduler(Callback):
         # built on that same optimizer keeps its state (and may continue over several fits).
         if self._attached_to is not self.optimizer:
             self._attach(self.optimizer)
+            start = int(self.params.get("initial_epoch", 0) or 0)
+            if start and self.last_epoch == 0:
+                # resuming with fit(initial_epoch=k): continue the schedule at epoch k
+                self.last_epoch = start
+                self._set(self.get_lr(start))
 
     def on_epoch_end(self, epoch, logs) -> None:
         self.step()
