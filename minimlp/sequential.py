@@ -5,7 +5,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ._checks import as_float_array
+from ._checks import as_float_array, check_size
 from .layer import Array, Layer, Parameter
 from .layers import Dense
 
@@ -39,6 +39,13 @@ class Sequential(Layer):
             if not isinstance(layer, Layer):
                 raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a minimlp "
                                 "Layer (did you forget the parentheses, e.g. ReLU()?)")
+        first = {}
+        for i, layer in enumerate(layers):
+            j = first.setdefault(id(layer), i)
+            if j != i:
+                # A layer keeps one cache: used twice, backward would silently use the wrong one.
+                raise ValueError(f"Sequential: layer {i} ({layer!r}) is the same object as layer "
+                                 f"{j}; a layer can appear only once (create a new {type(layer).__name__})")
         self._layers = list(layers)
         # Widths must chain: layer i's output width is layer i+1's input width.
         width = None
@@ -133,6 +140,8 @@ class Sequential(Layer):
     def predict(self, X, batch_size: int | None = None) -> Array:
         """Forward with ``train=False``: no caches kept, dropout off. ``batch_size`` bounds
         memory on large inputs by predicting in chunks."""
+        if batch_size is not None:
+            batch_size = check_size(batch_size, "batch_size", "Sequential.predict")
         X = self.check_input(X)
         if batch_size is None or batch_size >= X.shape[0]:
             Y = self._forward(X, False)

@@ -190,6 +190,10 @@ CATALOGUE = [
      ValueError, r"layer 2 \(Dense\(5, 2\)\) expects 5 input features.*outputs 4"),
     ("Sequential-class-not-instance", lambda c, t: mm.Sequential(mm.Dense(3, 4), mm.ReLU),
      TypeError, r"layer 1 is a type, not a minimlp Layer.*parentheses"),
+    ("Sequential-layer-used-twice", lambda c, t: mm.Sequential(c.net[0], c.net[1], mm.Dense(4, 4), c.net[1]),
+     ValueError, r"Sequential: layer 3 \(ReLU\(\)\) is the same object as layer 1; a layer can appear only once"),
+    ("predict-batch-size-zero", lambda c, t: c.net.predict(c.X, batch_size=0),
+     ValueError, r"Sequential\.predict: batch_size must be >= 1, got 0"),
     ("Sequential-mixed-dtypes", lambda c, t: mm.Sequential(mm.Dense(3, 4), mm.Dense(4, 2, dtype=np.float32)),
      ValueError, r"layers mix dtypes \['float32', 'float64'\]"),
 
