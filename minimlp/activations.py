@@ -47,7 +47,10 @@ class Activation(Layer):
             self._check_grad_shape(dY, cache.shape)
         if overwrite_dY and self._backward_in_place:
             return self._backward(dY, dY)
-        return self._backward(dY, self._buffer("_dX", dY.shape, dY.dtype))
+        dX = self.__dict__.get("_dX")
+        if dX is None or dX.shape != dY.shape or dX.dtype != dY.dtype:   # _buffer, inlined
+            dX = self._buffer("_dX", dY.shape, dY.dtype)
+        return self._backward(dY, dX)
 
     def _forward(self, X: Array, Y: Array, keep: bool) -> Array:  # pragma: no cover
         raise NotImplementedError

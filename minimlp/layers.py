@@ -46,6 +46,8 @@ class Dense(Layer):
         self.in_features = check_size(in_features, "in_features", name)
         self.out_features = check_size(out_features, "out_features", name)
         self.dtype = check_dtype(dtype, f"{name}: dtype")
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"{name}: bias must be True or False, got {bias!r}")
         try:
             initializer = get_initializer(init)
             gen = as_generator(rng)
@@ -94,7 +96,9 @@ class Dense(Layer):
             if self._b is not None:
                 Y += self._b.value
             return Y
-        Y = self._buffer("_Y", (X.shape[0], self.out_features), self.dtype)
+        Y = self.__dict__.get("_Y")
+        if Y is None or Y.shape[0] != X.shape[0]:   # (the fast path of _buffer, inlined)
+            Y = self._buffer("_Y", (X.shape[0], self.out_features), self.dtype)
         np.matmul(X, self._W.value, out=Y)
         b = self._b
         if b is not None:
@@ -125,7 +129,9 @@ class Dense(Layer):
             np.add.reduce(dY, axis=0, out=self._b.grad)
         if not need_input_grad:
             return None
-        dX = X if overwrite_X else self._buffer("_dX", X.shape, self.dtype)
+        dX = X if overwrite_X else self.__dict__.get("_dX")
+        if dX is None or dX.shape[0] != X.shape[0]:   # (the fast path of _buffer, inlined)
+            dX = self._buffer("_dX", X.shape, self.dtype)
         return np.matmul(dY, W.value.T, out=dX)
 
     def __repr__(self) -> str:
