@@ -34,6 +34,10 @@ class Optimizer:
             if not isinstance(p, Parameter):
                 raise TypeError(f"{name}: params[{i}] is a {type(p).__name__}, not a Parameter "
                                 "(pass model.parameters())")
+            if p.value.dtype.kind != "f" or p.grad.shape != p.value.shape:
+                raise TypeError(f"{name}: params[{i}] ({p!r}) must hold a float array with a "
+                                f"gradient of the same shape, got value dtype {p.value.dtype} "
+                                f"and grad shape {p.grad.shape}")
         if len({id(p) for p in params}) != len(params):
             raise ValueError(f"{name}: a parameter appears more than once in params")
         self.params = params
