@@ -164,3 +164,58 @@ def test_training_through_the_public_api_reduces_the_loss():
         net.backward(loss.backward())
         opt.step()
     assert loss.forward(net.forward(X), T) < 0.5 * first
+
+
+HOT_PATH_NETS = {
+    "relu": lambda: [mm.Dense(3, 6, rng=0), mm.ReLU(), mm.Dense(6, 5, rng=1), mm.ReLU(), mm.Dense(5, 2, rng=2)],
+    "sigmoid-tanh": lambda: [mm.Dense(3, 6, rng=0), mm.Sigmoid(), mm.Dense(6, 5, rng=1), mm.Tanh(), mm.Dense(5, 2, rng=2)],
+    "leaky-gelu-elu": lambda: [mm.Dense(3, 6, rng=0), mm.LeakyReLU(0.1), mm.Dense(6, 5, rng=1), mm.GELU(),
+                               mm.Dense(5, 4, rng=2), mm.ELU(), mm.Dense(4, 2, rng=3)],
+    "activation-first": lambda: [mm.Tanh(), mm.Dense(3, 4, rng=0), mm.ReLU(), mm.ReLU(), mm.Dense(4, 2, rng=1), mm.Softmax()],
+    "norms": lambda: [mm.Dense(3, 6, rng=0), mm.BatchNorm1d(6), mm.ReLU(), mm.Dense(6, 5, rng=1),
+                      mm.LayerNorm(5), mm.Softplus(), mm.Dense(5, 2, rng=2)],
+    "identity-only": lambda: [mm.Identity()],
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOT_PATH_NETS))
+def test_hot_path_equals_public_path(name):
+    """fit's unchecked _forward/_backward (which reuse and overwrite buffers in place) compute
+    exactly what the public forward/backward compute, and neither touches the caller's arrays."""
+    public, hot = mm.Sequential(HOT_PATH_NETS[name]()), mm.Sequential(HOT_PATH_NETS[name]())
+    rng = np.random.default_rng(0)
+    width = public.in_features or 3
+    loss_p, loss_h = mm.MSELoss(), mm.MSELoss()
+    for N in (5, 3, 5):   # batch sizes change: buffers are views, regrown, reused
+        X = rng.standard_normal((N, width))
+        X0 = X.copy()
+        Y = public.forward(X)
+        T = rng.standard_normal(Y.shape)
+        loss_p.forward(Y, T)
+        dX = public.backward(loss_p.backward())
+        Yh = hot._forward(X, True)
+        np.testing.assert_allclose(Yh, Y, rtol=1e-13, atol=1e-15)
+        loss_h.forward(Yh, T)
+        hot._backward(loss_h.backward())
+        np.testing.assert_array_equal(X, X0)
+        assert dX.shape == X.shape
+        for (n, p), q in zip(public.named_parameters(), hot.parameters()):
+            np.testing.assert_allclose(q.grad, p.grad, rtol=1e-13, atol=1e-15, err_msg=n)
+
+
+def test_second_backward_gives_the_same_gradients():
+    """Public backward reads its caches without consuming them."""
+    for make in HOT_PATH_NETS.values():
+        net = mm.Sequential(make())
+        width = net.in_features or 3
+        X = np.random.default_rng(1).standard_normal((4, width))
+        Y = net.forward(X)
+        dY = np.random.default_rng(2).standard_normal(Y.shape)
+        dY0 = dY.copy()
+        dX1 = net.backward(dY).copy()
+        g1 = [p.grad.copy() for p in net.parameters()]
+        dX2 = net.backward(dY)
+        np.testing.assert_array_equal(dY, dY0)
+        np.testing.assert_array_equal(dX1, dX2)
+        for a, p in zip(g1, net.parameters()):
+            np.testing.assert_array_equal(a, p.grad)
