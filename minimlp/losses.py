@@ -67,7 +67,8 @@ class Loss:
             raise TypeError(f"{self!r}: targets must be real numbers, got dtype {T.dtype}")
         T = T.astype(dtype, copy=False)
         if not np.isfinite(T).all():
-            raise ValueError(f"{self!r}: targets contain NaN or inf")
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(T))[0])
+            raise ValueError(f"{self!r}: targets contain NaN or inf (first at index {bad})")
         return T
 
     def _check_Y(self, Y) -> Array:

@@ -39,7 +39,12 @@ class Optimizer:
                                 f"gradient of the same shape, got value dtype {p.value.dtype} "
                                 f"and grad shape {p.grad.shape}")
         if len({id(p) for p in params}) != len(params):
-            raise ValueError(f"{name}: a parameter appears more than once in params")
+            seen = {}
+            for i, p in enumerate(params):
+                j = seen.setdefault(id(p), i)
+                if j != i:
+                    raise ValueError(f"{name}: a parameter appears more than once in params: "
+                                     f"params[{i}] ({p!r}) is params[{j}] again")
         self.params = params
         self.lr = lr
         self.steps = 0  # number of step() calls so far
@@ -149,7 +154,7 @@ class SGD(Optimizer):
         if not isinstance(nesterov, bool):
             raise TypeError(f"SGD: nesterov must be True or False, got {nesterov!r}")
         if nesterov and self.momentum == 0:
-            raise ValueError("SGD: nesterov=True requires momentum > 0")
+            raise ValueError(f"SGD: nesterov=True requires momentum > 0, got momentum={self.momentum}")
         self.nesterov = nesterov
         self._buf = [np.zeros_like(p.value) for p in self.params] if self.momentum else []
         self._scratch2 = [np.empty_like(p.value) for p in self.params] if nesterov else []

@@ -61,7 +61,12 @@ class Sequential(Layer):
         self.out_features = width
         dtypes = {p.value.dtype for p in self.parameters()}
         if len(dtypes) > 1:
-            raise ValueError(f"Sequential: layers mix dtypes {sorted(d.name for d in dtypes)}; "
+            owners = [(i, p.value.dtype) for i, layer in enumerate(self._layers)
+                      for p in layer.parameters()]
+            i0, d0 = owners[0]
+            i, d = next((i, d) for i, d in owners if d != d0)
+            raise ValueError(f"Sequential: layers mix dtypes: layer {i} ({self._layers[i]!r}) is "
+                             f"{d.name} but layer {i0} ({self._layers[i0]!r}) is {d0.name}; "
                              "build every layer with the same dtype")
         self.dtype = dtypes.pop() if dtypes else np.dtype(np.float64)
         self._skip_first_dX = bool(self._layers) and _takes_need_input_grad(self._layers[0])
