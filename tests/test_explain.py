@@ -285,3 +285,18 @@ def test_the_step_updates_the_network_like_sgd(golden):
     np.testing.assert_array_equal(net[0].b, [0.35, 0.35])   # frozen
     assert format_text(trace).count("\n") > 60
     assert "| `w5+` |" in format_markdown(trace)
+
+
+def test_the_trace_reads_minimlps_backward_not_its_own_formula(golden, monkeypatch):
+    # Break Sigmoid.backward (slope doubled): the trace must show the broken slope, since it
+    # reports what minimlp computes rather than recomputing out(1 - out) itself.
+    original = mm.Sigmoid.backward
+
+    def doubled(self, dY, *args, **kwargs):
+        return 2.0 * original(self, dY, *args, **kwargs)
+
+    monkeypatch.setattr(mm.Sigmoid, "backward", doubled)
+    net, X, T = tutorial_network("mazur")
+    trace = trace_step(net, X, T)
+    slope = golden["mazur"]["gradients"]["half_sse"]["intermediates"]["dout_o1_dnet_o1"]
+    assert trace.values["dout_o1/dnet_o1"] == pytest.approx(2 * slope, rel=1e-12)
