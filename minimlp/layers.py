@@ -123,10 +123,12 @@ class Dense(Layer):
             # np.matmul's inner-dimension-1 path is several times slower than a broadcast
             # outer product (measured: PERF-NOTES, "batch 1").
             np.multiply(X.T, dY, out=W.grad)
+            if self._b is not None:
+                np.copyto(self._b.grad, dY[0])   # the sum over one row is that row (faster)
         else:
             np.matmul(X.T, dY, out=W.grad)
-        if self._b is not None:
-            np.add.reduce(dY, axis=0, out=self._b.grad)
+            if self._b is not None:
+                np.add.reduce(dY, axis=0, out=self._b.grad)
         if not need_input_grad:
             return None
         dX = X if overwrite_X else self.__dict__.get("_dX")

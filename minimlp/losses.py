@@ -81,6 +81,9 @@ class Loss:
 
     def _grad_buffer(self, Y: Array) -> Array:
         """The gradient buffer ``self._G`` for predictions shaped like ``Y`` (see Layer._buffer)."""
+        G = self.__dict__.get("_G")
+        if G is not None and G.shape == Y.shape and G.dtype == Y.dtype:
+            return G
         return Layer._buffer(self, "_G", Y.shape, Y.dtype)
 
     def __repr__(self) -> str:
