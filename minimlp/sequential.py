@@ -135,7 +135,7 @@ class Sequential(Layer):
         With ``train=True`` each layer caches what ``backward`` needs.
         """
         X = self.check_input(X)
-        Y = self._forward(X, train)
+        Y = self._forward_named(X, train)
         # Fresh: a training output lives in a layer's reused buffer, and a network of
         # Identity layers (or none) would hand back the caller's own array.
         return Y.copy() if train or Y is X else Y
@@ -149,9 +149,9 @@ class Sequential(Layer):
             batch_size = check_size(batch_size, "batch_size", "Sequential.predict")
         X = self.check_input(X)
         if batch_size is None or batch_size >= X.shape[0]:
-            Y = self._forward(X, False)
+            Y = self._forward_named(X, False)
             return Y.copy() if Y is X else Y   # never the caller's own array
-        return np.concatenate([self._forward(X[i:i + batch_size], False)
+        return np.concatenate([self._forward_named(X[i:i + batch_size], False)
                                for i in range(0, X.shape[0], batch_size)])
 
     def backward(self, dY) -> Array:
@@ -167,6 +167,19 @@ class Sequential(Layer):
         for layer in reversed(self._layers):
             dY = layer.backward(dY)
         return dY
+
+    def _forward_named(self, X: Array, train: bool) -> Array:
+        """``_forward`` for the public entry points: an error raised inside a layer (say
+        BatchNorm1d given one sample) comes back naming the layer's index, and the failed
+        pass leaves no half-made state for ``backward`` to use."""
+        try:
+            return self._forward(X, train)
+        except (ValueError, TypeError) as e:
+            self._out_shape = None
+            named = _name_the_layer(e, self._layers)
+            if named is None:
+                raise
+            raise named from e
 
     # The unchecked hot path, for fit and the benchmarks (input already validated).
     def _forward(self, X: Array, train: bool = True) -> Array:
@@ -232,6 +245,24 @@ class Sequential(Layer):
             return "Sequential()"
         inner = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self._layers))
         return f"Sequential(\n{inner}\n)"
+
+
+def _name_the_layer(error: Exception, layers: list) -> Exception | None:
+    """``error`` again, its message prefixed with ``layer i`` of the Sequential it came from
+    (found in its traceback); ``None`` when that cannot be done."""
+    index = {id(layer): i for i, layer in enumerate(layers)}
+    tb, i = error.__traceback__, None
+    while tb is not None:
+        i = index.get(id(tb.tb_frame.f_locals.get("self")))
+        if i is not None:
+            break
+        tb = tb.tb_next
+    if i is None or tb is None or f"layer {i} " in str(error):
+        return None
+    try:
+        return type(error)(f"Sequential: layer {i}: {error}")
+    except Exception:   # an exception class with a different constructor: keep the original
+        return None
 
 
 def _takes_need_input_grad(layer: Layer) -> bool:

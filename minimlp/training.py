@@ -418,6 +418,13 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
 
     bs = min(batch_size, N)
     steps = -(-N // bs)
+    if N - (steps - 1) * bs == 1:   # a batch of one sample: batch statistics cannot train on it
+        from .normalization import BatchNorm1d
+        for i, layer in enumerate(model):
+            if isinstance(layer, BatchNorm1d):
+                raise ValueError(f"fit: layer {i} ({layer!r}) needs at least 2 samples per "
+                                 f"training batch, but batch_size={bs} on {N} training rows "
+                                 "leaves a batch of 1; choose another batch_size")
     names = [n for n, _ in mfns]
     keys = ["loss"] + names + (["val_loss"] + [f"val_{n}" for n in names] if validating else [])
     history = History(keys + ["time"], params={

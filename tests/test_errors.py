@@ -76,10 +76,10 @@ def _save_model(net, **arrays_to_change):
     return buf.getvalue()
 
 
-def _fit(ctx, X=None, Y=None, **kwargs):
+def _fit(ctx, X=None, Y=None, model=None, **kwargs):
     args = dict(loss="cross_entropy", optimizer=ctx.opt, epochs=2, batch_size=2, verbose=0, seed=0)
     args.update(kwargs)
-    return ctx.net.fit(ctx.X if X is None else X, ctx.labels if Y is None else Y, **args)
+    return (ctx.net if model is None else model).fit(ctx.X if X is None else X, ctx.labels if Y is None else Y, **args)
 
 
 def _config():
@@ -246,6 +246,14 @@ CATALOGUE = [
      ValueError, r"Sequential.*backward expected a gradient of shape \(5, 2\).*got \(2, 5\)"),
     ("backward-nan", lambda c, t: (c.net.forward(c.X), c.net.backward(np.full((5, 2), np.nan))),
      ValueError, r"Sequential backward dY.*NaN or inf"),
+    ("batchnorm-one-sample", lambda c, t: mm.Sequential(mm.Dense(3, 4), mm.BatchNorm1d(4), mm.ReLU()).forward(c.X[:1]),
+     ValueError, r"Sequential: layer 1: BatchNorm1d\(4\): training needs at least 2 samples.*got input of shape \(1, 4\)"),
+    ("Dropout-p-above-1", lambda c, t: mm.Dropout(1.5),
+     ValueError, r"Dropout: invalid p \(drop probability\) 1\.5; expected a value in \[0\.0, 1\.0\]"),
+    ("loss-unknown-reduction", lambda c, t: mm.MSELoss(reduction="avg"),
+     ValueError, r"MSELoss: reduction must be 'mean' or 'sum', got 'avg'"),
+    ("BCELoss-given-logits", lambda c, t: mm.BCELoss().forward(c.net.forward(c.X) * 10, np.ones((5, 2))),
+     ValueError, r"BCELoss\(\): predictions must be probabilities in \[0, 1\], got values in .*BCEWithLogitsLoss"),
     ("layer-backward-after-inference", lambda c, t: (c.net[2].forward(np.ones((5, 4)), train=False),
                                                      c.net[2].backward(np.ones((5, 2)))),
      RuntimeError, r"Dense\(4, 2\).*backward\(\) called without a preceding forward"),
@@ -271,6 +279,11 @@ CATALOGUE = [
      ValueError, r"CrossEntropyLoss.*labels must lie in \[0, 1\].*got values in \[5, 6\]"),
     ("fit-bad-X", lambda c, t: _fit(c, X=np.ones((5, 4))),
      ValueError, r"fit input X: layer 0 \(Dense\(3, 4\)\) expects input of shape \(N, 3\), got \(5, 4\)"),
+    ("fit-batchnorm-batch-of-one", lambda c, t: _fit(
+        c, X=np.ones((5, 3)), optimizer=mm.SGD(c.net.parameters(), lr=0.1),
+        model=mm.Sequential(c.net[0], mm.BatchNorm1d(4), mm.ReLU(), c.net[2]), batch_size=2),
+     ValueError, r"fit: layer 1 \(BatchNorm1d\(4\)\) needs at least 2 samples per training batch, "
+                 r"but batch_size=2 on 5 training rows leaves a batch of 1"),
     ("fit-unknown-loss", lambda c, t: _fit(c, loss="cross_entropyy"),
      ValueError, r"fit: unknown loss 'cross_entropyy'; allowed: .*cross_entropy"),
     ("fit-foreign-optimizer", lambda c, t: _fit(c, optimizer=c.opt1),
@@ -422,3 +435,17 @@ def test_divergence_stops_loudly_with_finite_weights(errors):
     assert err.epoch >= 1 and err.restored in ("best", "before_step", "epoch_start")
     assert all(np.isfinite(p.value).all() for p in net.parameters())
     assert np.isfinite(net.predict(X)).all()
+
+
+def test_a_failed_forward_leaves_nothing_for_backward():
+    """An error inside a layer (not at the input check) still names the layer's index, and
+    backward then refuses instead of mixing caches of two different batches."""
+    net = mm.Sequential(mm.Dense(3, 4, rng=0), mm.BatchNorm1d(4), mm.ReLU(), mm.Dense(4, 2, rng=1))
+    X = np.random.default_rng(0).standard_normal((5, 3))
+    Y = net.forward(X)
+    with pytest.raises(ValueError, match=r"layer 1: BatchNorm1d"):
+        net.forward(X[:1])
+    with pytest.raises(RuntimeError, match="without a preceding forward"):
+        net.backward(np.ones_like(Y))
+    net.forward(X)
+    assert net.backward(np.ones_like(Y)).shape == X.shape
