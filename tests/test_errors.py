@@ -12,7 +12,6 @@ import warnings
 import json
 import re
 import types
-import zipfile
 
 import numpy as np
 import pytest

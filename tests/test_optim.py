@@ -135,7 +135,7 @@ def test_adam_matches_formula(kwargs):
 def test_adam_first_step_is_lr_times_sign():
     """Bias correction makes the first step m_hat/sqrt(v_hat) = g/|g|: exactly lr per entry."""
     p = mm.Parameter(np.array([0.0, 0.0, 0.0]), "w")
-    opt = mm.Adam([p], lr=0.01, eps=0.0 + 1e-12)
+    opt = mm.Adam([p], lr=0.01, eps=1e-12)
     p.grad[...] = [3.0, -0.002, 50.0]
     opt.step()
     np.testing.assert_allclose(p.value, [-0.01, 0.01, -0.01], rtol=1e-9)
