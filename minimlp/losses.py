@@ -179,13 +179,14 @@ class CrossEntropyLoss(Loss):
     def _forward(self, Z, T):
         N = Z.shape[0]
         P = self._grad_buffer(Z)
-        np.subtract(Z, Z.max(axis=1, keepdims=True), out=P)     # S = Z - max
+        # (ufunc reductions called directly: the ndarray methods add ~2 us of Python each)
+        np.subtract(Z, np.maximum.reduce(Z, axis=1, keepdims=True), out=P)     # S = Z - max
         if T.ndim == 1:
             picked = P[np.arange(N), T]                          # S[n, t_n]
         else:
             picked = np.einsum("nk,nk->n", T, P)                  # sum_k T S
         np.exp(P, out=P)
-        s = P.sum(axis=1)
+        s = np.add.reduce(P, axis=1)
         P /= s[:, None]
         self._Y, self._T, self._dY, self._scaled = Z, T, P, False
         return float(np.log(s).sum() - picked.sum()) / self._div(N)
