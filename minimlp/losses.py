@@ -177,19 +177,27 @@ class CrossEntropyLoss(Loss):
         return T
 
     def _forward(self, Z, T):
-        N = Z.shape[0]
+        # Every per-row vector lives in a reused buffer (a step allocates nothing that grows
+        # with the batch); reductions are ufunc calls (the ndarray methods add ~2 us each).
+        N, C = Z.shape
         P = self._grad_buffer(Z)
-        # (ufunc reductions called directly: the ndarray methods add ~2 us of Python each)
-        np.subtract(Z, np.maximum.reduce(Z, axis=1, keepdims=True), out=P)     # S = Z - max
+        r = Layer._buffer(self, "_r", (N,), Z.dtype)                  # one number per row
+        np.subtract(Z, np.maximum.reduce(Z, axis=1, out=r)[:, None], out=P)     # S = Z - max
         if T.ndim == 1:
-            picked = P[np.arange(N), T]                          # S[n, t_n]
+            rows = self.__dict__.get("_rows")
+            if rows is None or rows.shape[0] < N:
+                rows = self._rows = np.arange(N)       # 0..N-1, rebuilt only when N grows
+            at = np.multiply(rows[:N], C, out=Layer._buffer(self, "_at", (N,), np.intp))
+            at += T                                    # the labels' flat positions n*C + t_n
+            picked = np.add.reduce(np.take(P.reshape(-1), at, out=r, mode="clip"))  # sum S[n, t_n]
         else:
-            picked = np.einsum("nk,nk->n", T, P)                  # sum_k T S
+            at = None
+            picked = np.vdot(T, P)                                         # sum T S
         np.exp(P, out=P)
-        s = np.add.reduce(P, axis=1)
+        s = np.add.reduce(P, axis=1, out=r)
         P /= s[:, None]
-        self._Y, self._T, self._dY, self._scaled = Z, T, P, False
-        return float(np.log(s).sum() - picked.sum()) / self._div(N)
+        self._Y, self._T, self._dY, self._scaled, self._label_at = Z, T, P, False, at
+        return float(np.add.reduce(np.log(s, out=s)) - picked) / self._div(N)
 
     def _backward(self):
         P = self._dY
@@ -197,7 +205,7 @@ class CrossEntropyLoss(Loss):
             N = P.shape[0]
             T = self._T
             if T.ndim == 1:
-                P[np.arange(N), T] -= 1.0
+                np.subtract.at(P.reshape(-1), self._label_at, 1.0)     # P[n, t_n] -= 1
             else:
                 P -= T
             P *= 1.0 / self._div(N)
