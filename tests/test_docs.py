@@ -250,3 +250,11 @@ def test_docs_pages_exist():
         assert required in names, required
     for image in ["mazur-network.png", "loss-curve.png", "decision-boundary.png"]:
         assert (DOCS / "images" / image).stat().st_size > 10_000, image
+
+
+def test_design_page_names_every_module():
+    """design.md's file table keeps up with minimlp/: a new module must be described there."""
+    text = (DOCS / "design.md").read_text()
+    modules = [p.name for p in (ROOT / "minimlp").glob("*.py") if p.name not in ("__main__.py", "_checks.py")]
+    missing = [m for m in modules if m not in text]
+    assert not missing, f"docs/design.md does not describe {missing}"
