@@ -140,6 +140,8 @@ def test_cli_bench_writes_json_and_plot(tmp_path, capsys):
     ["--layers", "7"],
     ["--threads", "0"],
     ["--repeats", "0"],
+    ["--json", "/nonexistent-folder/b.json"],
+    ["--plot", "/nonexistent-folder/b.png"],
 ])
 def test_cli_bench_usage_errors_exit_2(argv, capsys):
     assert main(["bench"] + argv) == 2

@@ -62,6 +62,12 @@ def run(args) -> int:
     from .. import bench
 
     widths, batch_sizes, threads = _parse(args)
+    for path in (args.json, args.plot):   # fail before the timing, not after it
+        if path:
+            from pathlib import Path
+            folder = Path(path).resolve().parent
+            if not folder.is_dir():
+                raise UsageError(f"cannot write {path}: folder {folder} does not exist")
     title = (f"{'-'.join(map(str, widths))} {args.activation} {args.loss}, {args.dtype}, "
              f"SGD step (forward, loss, backward, update)")
     print(f"minimlp bench: {title}")
