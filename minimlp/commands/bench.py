@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -64,7 +65,6 @@ def run(args) -> int:
     widths, batch_sizes, threads = _parse(args)
     for path in (args.json, args.plot):   # fail before the timing, not after it
         if path:
-            from pathlib import Path
             folder = Path(path).resolve().parent
             if not folder.is_dir():
                 raise UsageError(f"cannot write {path}: folder {folder} does not exist")
