@@ -5,7 +5,7 @@
 * ``docs/images/mazur-network.png``: Mazur's 2-2-2 network with its initial weights
   (``minimlp.plot.plot_network``).
 * ``docs/images/loss-curve.png`` and ``docs/images/decision-boundary.png``: a small ReLU
-  network trained with ``fit`` on two interleaved half-moons (``plot_history``,
+  network trained with ``fit`` on ``mm.datasets.moons`` (``plot_history``,
   ``plot_decision_boundary``).
 * The trace embedded in ``docs/backprop.md`` (``minimlp explain --format markdown``);
   ``tests/test_docs.py`` fails when it differs from what minimlp prints now.
@@ -17,8 +17,6 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-
-import numpy as np
 
 DOCS = Path(__file__).resolve().parent
 IMAGES = DOCS / "images"
@@ -56,17 +54,6 @@ def update_trace(path: Path = DOCS / "backprop.md") -> None:
     path.write_text(text.replace(TRACE_BEGIN + "\n" + old + TRACE_END, TRACE_BEGIN + "\n" + new + TRACE_END))
 
 
-def moons(n: int, noise: float, rng: np.random.Generator):
-    """Two interleaved half-circles in the plane: X (n, 2), labels (n,) in {0, 1}."""
-    half = n // 2
-    a = rng.uniform(0, np.pi, half)
-    b = rng.uniform(0, np.pi, n - half)
-    X = np.concatenate([np.c_[np.cos(a), np.sin(a)], np.c_[1 - np.cos(b), 0.5 - np.sin(b)]])
-    X += noise * rng.standard_normal(X.shape)
-    y = np.r_[np.zeros(half, int), np.ones(n - half, int)]
-    return X, y
-
-
 def network_figure() -> None:
     from minimlp.plot import plot_network
     from minimlp.tutorial import tutorial_network
@@ -80,9 +67,8 @@ def network_figure() -> None:
 def training_figures() -> None:
     from minimlp.plot import plot_decision_boundary, plot_history
 
-    rng = np.random.default_rng(7)
-    X, y = moons(400, 0.15, rng)
-    Xv, yv = moons(200, 0.15, rng)
+    X, y = mm.datasets.moons(400, noise=0.15, seed=7)
+    Xv, yv = mm.datasets.moons(200, noise=0.15, seed=8)
     net = mm.Sequential(mm.Dense(2, 16, init="he_uniform", rng=1), mm.ReLU(),
                         mm.Dense(16, 16, init="he_uniform", rng=2), mm.ReLU(),
                         mm.Dense(16, 2, rng=3))
@@ -91,8 +77,7 @@ def training_figures() -> None:
                       seed=0, verbose=0)
     _close(plot_history(history, IMAGES / "loss-curve.png",
                         title="2-16-16-2 ReLU network on two moons (Adam, lr 0.01)"))
-    _close(plot_decision_boundary(net, Xv, yv, IMAGES / "decision-boundary.png",
-                                  title="Decision boundary on the validation points"))
+    _close(plot_decision_boundary(net, Xv, yv, IMAGES / "decision-boundary.png"))  # on the validation points
 
 
 def _close(fig) -> None:
@@ -105,7 +90,7 @@ def main() -> None:
     update_trace()
     network_figure()
     training_figures()
-    print("updated docs/backprop.md and", ", ".join(sorted(p.name for p in IMAGES.glob("*.png"))))
+    print("updated docs/backprop.md and docs/images/{mazur-network,loss-curve,decision-boundary}.png")
 
 
 if __name__ == "__main__":
