@@ -1,6 +1,7 @@
 """``Sequential``: layers applied in order; backward applies them in reverse."""
 from __future__ import annotations
 
+import inspect
 from typing import Iterator
 
 import numpy as np
@@ -72,13 +73,18 @@ class Sequential(Layer):
         self._skip_first_dX = bool(self._layers) and _takes_need_input_grad(self._layers[0])
         # Layers whose backward may overwrite its incoming gradient (see Activation.backward),
         # and those whose forward may overwrite its input: a Dense output no one else reads.
-        self._in_place = [getattr(layer, "_backward_in_place", False) for layer in self._layers]
+        # (A subclass that overrides forward/backward without the keyword opts out.)
+        takes = lambda method, name: name in inspect.signature(method).parameters
+        self._in_place = [getattr(layer, "_backward_in_place", False)
+                          and takes(layer.backward, "overwrite_dY") for layer in self._layers]
         self._in_place_fwd = [i > 0 and isinstance(self._layers[i - 1], Dense)
                               and getattr(layer, "_forward_in_place", False)
+                              and takes(layer.forward, "overwrite_X")
                               for i, layer in enumerate(self._layers)]
         # A Dense layer after a ReLU may write dX over its cached input (the ReLU's output).
         self._dX_over_input = [i > 0 and isinstance(layer, Dense)
                                and getattr(self._layers[i - 1], "_output_free_after_forward", False)
+                               and takes(layer.backward, "overwrite_X")
                                for i, layer in enumerate(self._layers)]
         self._out_shape = None
 
@@ -185,7 +191,7 @@ class Sequential(Layer):
     def _forward(self, X: Array, train: bool = True) -> Array:
         if train:
             for layer, in_place in zip(self._layers, self._in_place_fwd):
-                X = layer.forward(X, True, True) if in_place else layer.forward(X, True)
+                X = layer.forward(X, True, overwrite_X=True) if in_place else layer.forward(X, True)
         else:
             for layer in self._layers:
                 X = layer.forward(X, False)
@@ -201,9 +207,9 @@ class Sequential(Layer):
         layers, in_place, over_input = self._layers, self._in_place, self._dX_over_input
         for i in range(len(layers) - 1, 0, -1):
             if in_place[i]:
-                dY = layers[i].backward(dY, True)
+                dY = layers[i].backward(dY, overwrite_dY=True)
             elif over_input[i]:
-                dY = layers[i].backward(dY, True, True)
+                dY = layers[i].backward(dY, overwrite_X=True)
             else:
                 dY = layers[i].backward(dY)
         if self._skip_first_dX:

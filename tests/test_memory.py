@@ -182,3 +182,24 @@ def test_in_place_hot_path_gives_the_public_paths_gradients(acts):
         for p, q in zip(a.parameters(), b.parameters()):
             np.testing.assert_allclose(q.grad, p.grad, rtol=1e-13, atol=1e-15)
     np.testing.assert_array_equal(X, X_before)
+
+
+def test_subclass_without_the_in_place_keywords_still_trains():
+    # A user's ReLU whose forward/backward predate the keywords: the hot path must not pass them.
+    class OldReLU(mm.ReLU):
+        def forward(self, X, train=True):
+            return super().forward(X, train)
+
+        def backward(self, dY):
+            return super().backward(dY)
+
+    net = mm.Sequential(mm.Dense(3, 4, rng=0), OldReLU(), mm.Dense(4, 2, rng=1))
+    ref = mm.Sequential(mm.Dense(3, 4, rng=0), mm.ReLU(), mm.Dense(4, 2, rng=1))
+    X = np.random.default_rng(0).standard_normal((5, 3))
+    T = np.array([0, 1, 1, 0, 1])
+    for model in (net, ref):
+        loss = mm.CrossEntropyLoss()
+        loss._forward(model._forward(X, True), T)
+        model._backward(loss._backward())
+    for p, q in zip(net.parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.grad, q.grad, rtol=1e-13)
