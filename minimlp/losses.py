@@ -125,11 +125,7 @@ class BCEWithLogitsLoss(Loss):
     """
 
     def check_targets(self, T, shape, dtype):
-        T = super().check_targets(T, shape, dtype)
-        if T.size and (T.min() < 0 or T.max() > 1):
-            raise ValueError(f"{self!r}: targets must lie in [0, 1], got values in "
-                             f"[{T.min()}, {T.max()}]")
-        return T
+        return _in_unit_interval(self, "targets", super().check_targets(T, shape, dtype))
 
     def _forward(self, Z, T):
         self._Y, self._T = Z, T
@@ -296,11 +292,7 @@ class BCELoss(Loss):
         return self._forward(Y, self.check_targets(T, Y.shape, Y.dtype))
 
     def check_targets(self, T, shape, dtype):
-        T = super().check_targets(T, shape, dtype)
-        if T.size and (T.min() < 0 or T.max() > 1):
-            raise ValueError(f"{self!r}: targets must lie in [0, 1], got values in "
-                             f"[{T.min()}, {T.max()}]")
-        return T
+        return _in_unit_interval(self, "targets", super().check_targets(T, shape, dtype))
 
     def _forward(self, P, T):
         self._Y, self._T = P, T
@@ -321,3 +313,10 @@ class BCELoss(Loss):
         np.divide(P - T, G, out=G)
         G *= 1.0 / self._div(G.size)
         return G
+
+
+def _in_unit_interval(loss: Loss, what: str, A: Array) -> Array:
+    """``A`` unchanged when its values lie in [0, 1]; otherwise a ValueError naming ``loss``."""
+    if A.size and (A.min() < 0 or A.max() > 1):
+        raise ValueError(f"{loss!r}: {what} must lie in [0, 1], got values in [{A.min()}, {A.max()}]")
+    return A

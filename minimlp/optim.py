@@ -216,30 +216,39 @@ class Adam(Optimizer):
         m_hat = m / (1 - beta1^t),   v_hat = v / (1 - beta2^t)
         theta = theta - lr * m_hat / (sqrt(v_hat) + eps)
 
-    Parameters: ``lr >= 0``; ``betas`` each in [0, 1); ``eps > 0``; ``weight_decay >= 0``.
+    Parameters: ``lr >= 0``; ``betas`` each in [0, 1); ``eps > 0``; ``weight_decay >= 0``;
+    ``clip_norm`` as in ``Optimizer``.
     """
 
     _state_names = ("_m", "_v")
+    #: AdamW decays the weights directly instead of adding the decay to the gradient.
+    _decoupled_decay = False
 
     def __init__(self, params, lr: float = 0.001, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, clip_norm: float | None = None):
         super().__init__(params, lr, clip_norm)
+        name = type(self).__name__
         try:
             b1, b2 = betas
         except (TypeError, ValueError):
-            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}") from None
-        self.betas = (check_real(b1, "beta1", "Adam", low=0.0, high=1.0, high_open=True),
-                      check_real(b2, "beta2", "Adam", low=0.0, high=1.0, high_open=True))
-        self.eps = check_real(eps, "eps", "Adam", low=0.0, low_open=True)
-        self.weight_decay = check_real(weight_decay, "weight_decay", "Adam", low=0.0)
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}") from None
+        self.betas = (check_real(b1, "beta1", name, low=0.0, high=1.0, high_open=True),
+                      check_real(b2, "beta2", name, low=0.0, high=1.0, high_open=True))
+        self.eps = check_real(eps, "eps", name, low=0.0, low_open=True)
+        self.weight_decay = check_real(weight_decay, "weight_decay", name, low=0.0)
         self._m = [np.zeros_like(p.value) for p in self.params]
         self._v = [np.zeros_like(p.value) for p in self.params]
-        self._g = [np.empty_like(p.value) for p in self.params] if self.weight_decay else []
+        coupled = self.weight_decay and not self._decoupled_decay
+        self._g = [np.empty_like(p.value) for p in self.params] if coupled else []
 
     def _update(self, i, p):
+        g = self._decayed_grad(p, self.weight_decay, self._g[i] if self._g else None)
+        self._moment_step(i, p, g)
+
+    def _moment_step(self, i, p, g):
+        """The Adam step from ``g``: update the moments, then ``theta -= lr m_hat / (sqrt(v_hat) + eps)``."""
         b1, b2 = self.betas
         t = self.steps
-        g = self._decayed_grad(p, self.weight_decay, self._g[i] if self._g else None)
         m, v, tmp = self._m[i], self._v[i], self._scratch[i]
         m *= b1
         m += np.multiply(g, 1.0 - b1, out=tmp)
@@ -256,7 +265,7 @@ class Adam(Optimizer):
 
     def hyperparameters(self):
         return {"lr": self.lr, "betas": self.betas, "eps": self.eps,
-                "weight_decay": self.weight_decay}
+                "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
 
 
 def clip_grad_norm(params, max_norm: float) -> float:
@@ -279,7 +288,7 @@ def clip_grad_norm(params, max_norm: float) -> float:
     return total
 
 
-class AdamW(Optimizer):
+class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019; ``torch.optim.AdamW``).
 
     For each parameter ``theta`` at step ``t = 1, 2, ...``, with ``g = grad``::
@@ -293,45 +302,16 @@ class AdamW(Optimizer):
     (default 0.01, as PyTorch); ``clip_norm`` as in ``Optimizer``.
     """
 
-    _state_names = ("_m", "_v")
+    _decoupled_decay = True
 
     def __init__(self, params, lr: float = 0.001, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.01, clip_norm: float | None = None):
-        super().__init__(params, lr, clip_norm)
-        name = type(self).__name__
-        try:
-            b1, b2 = betas
-        except (TypeError, ValueError):
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}") from None
-        self.betas = (check_real(b1, "beta1", name, low=0.0, high=1.0, high_open=True),
-                      check_real(b2, "beta2", name, low=0.0, high=1.0, high_open=True))
-        self.eps = check_real(eps, "eps", name, low=0.0, low_open=True)
-        self.weight_decay = check_real(weight_decay, "weight_decay", name, low=0.0)
-        self._m = [np.zeros_like(p.value) for p in self.params]
-        self._v = [np.zeros_like(p.value) for p in self.params]
+        super().__init__(params, lr, betas, eps, weight_decay, clip_norm)
 
     def _update(self, i, p):
-        b1, b2 = self.betas
-        t = self.steps
         if self.weight_decay:
             p.value *= 1.0 - self.lr * self.weight_decay
-        g, m, v, tmp = p.grad, self._m[i], self._v[i], self._scratch[i]
-        m *= b1
-        m += np.multiply(g, 1.0 - b1, out=tmp)
-        v *= b2
-        np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp *= 1.0 / np.sqrt(1.0 - b2 ** t)
-        tmp += self.eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= self.lr / (1.0 - b1 ** t)
-        p.value -= tmp
-
-    def hyperparameters(self):
-        return {"lr": self.lr, "betas": self.betas, "eps": self.eps,
-                "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
+        self._moment_step(i, p, p.grad)
 
 
 class RMSprop(Optimizer):
