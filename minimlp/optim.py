@@ -202,7 +202,7 @@ class SGD(Optimizer):
 
     def hyperparameters(self):
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
-                "weight_decay": self.weight_decay}
+                "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
 
 
 class Adam(Optimizer):

@@ -477,3 +477,12 @@ def test_an_interrupt_during_save_leaves_the_old_file_and_no_temporary(tmp_path,
         mm.save(make_net(seed=3), path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["model.npz"]
+
+
+@pytest.mark.parametrize("name,cls", _all_optimizers(), ids=[n for n, _ in _all_optimizers()])
+def test_gradient_clipping_survives_a_round_trip(tmp_path, name, cls):
+    net = make_net()
+    opt = cls(net.parameters(), lr=0.01, clip_norm=0.5)
+    mm.save(net, tmp_path / "c.npz", optimizer=opt)
+    _, opt2 = mm.load(tmp_path / "c.npz", with_optimizer=True)
+    assert opt2.clip_norm == 0.5
