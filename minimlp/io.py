@@ -277,11 +277,14 @@ def _build(spec, where: str, what: str) -> Layer:
             raise ValueError(f"{where}: the saved layers do not form a valid Sequential: {e}") from None
     cls = Layer.registry.get(name)
     if cls is None:
-        import difflib
-        close = difflib.get_close_matches(name, Layer.registry, n=1)
+        public = sorted(n for n in Layer.registry if not n.startswith("_"))
+        close = [n for n in public if n.lower() == name.lower()]
+        if not close:
+            import difflib
+            close = difflib.get_close_matches(name, public, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(f"{where}: {what} is of unknown layer class {name!r}{hint}; known: "
-                         f"{', '.join(sorted(Layer.registry))}. If it is your own layer, "
+                         f"{', '.join(public)}. If it is your own layer, "
                          "import the module that defines it before loading")
     config = spec.get("config", {})
     if not isinstance(config, dict):

@@ -103,8 +103,7 @@ class MSELoss(Loss):
     def _forward(self, Y, T):
         D = np.subtract(Y, T, out=self._grad_buffer(Y))   # becomes the gradient in backward
         self._Y, self._dY, self._scaled = Y, D, False
-        flat = D.reshape(-1)
-        return float(np.dot(flat, flat)) / self._div(D.size)
+        return float(np.vdot(D, D)) / self._div(D.size)
 
     def _backward(self):
         G = self._dY

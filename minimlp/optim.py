@@ -158,37 +158,27 @@ class SGD(Optimizer):
         self.nesterov = nesterov
         self._buf = [np.zeros_like(p.value) for p in self.params] if self.momentum else []
         self._scratch2 = [np.empty_like(p.value) for p in self.params] if nesterov else []
-        if not self.momentum and not self.weight_decay:
-            # Plain SGD keeps no state: a large parameter is updated in chunks through a
-            # small scratch, so the optimizer holds no array the size of the model.
-            # One shared buffer serves every parameter (updates run one after another); a
-            # parameter of at most _CHUNK elements gets a view of its own shape.
-            self._scratch = []
-            shared = {}
-            for p in self.params:
-                n = min(p.size, _CHUNK)
-                if p.value.dtype not in shared or shared[p.value.dtype].size < n:
-                    shared[p.value.dtype] = np.empty(n, p.value.dtype)
-            for p in self.params:
-                s = shared[p.value.dtype]
-                if p.size <= _CHUNK:
-                    self._scratch.append(s[:p.size].reshape(p.shape))
-                elif p.value.flags.c_contiguous and p.grad.flags.c_contiguous:
-                    self._scratch.append(s[:_CHUNK])
-                else:
-                    self._scratch.append(np.empty_like(p.value))
+        # Plain SGD keeps no state: theta -= lr * grad runs over (theta, grad, scratch) pieces
+        # of at most _CHUNK elements that share one small scratch, so the optimizer holds no
+        # array the size of the model and a step is one loop without branches.
+        self._pieces = _plain_pieces(self.params) if not (self.momentum or self.weight_decay) else []
+        if self._pieces:
+            self._scratch = []   # the pieces' shared scratch replaces the per-parameter one
+
+    def step(self) -> None:
+        """Update every parameter in place from its ``grad`` (the rule above)."""
+        if not self._pieces:
+            return super().step()
+        if self._clip_norm is not None:
+            clip_grad_norm(self.params, self._clip_norm)
+        self.steps += 1
+        lr = self._lr
+        for theta, grad, scratch in self._pieces:
+            theta -= np.multiply(grad, lr, out=scratch)
 
     def _update(self, i, p):
-        mu, s = self.momentum, self._scratch[i]
-        if s.shape != p.value.shape:
-            if not mu and not self.weight_decay:   # theta -= lr * grad, chunk by chunk
-                theta, grad, lr, n = p.value.reshape(-1), p.grad.reshape(-1), self._lr, s.size
-                for k in range(0, theta.size, n):
-                    chunk = np.multiply(grad[k:k + n], lr, out=s[:theta.size - k])
-                    theta[k:k + n] -= chunk
-                return
-            s = self._scratch[i] = np.empty_like(p.value)   # hyperparameters changed since
-        g = self._decayed_grad(p, self.weight_decay, s) if self.weight_decay else p.grad
+        g = self._decayed_grad(p, self.weight_decay, self._scratch[i])
+        mu = self.momentum
         if mu:
             b = self._buf[i]
             b *= mu
@@ -197,8 +187,7 @@ class SGD(Optimizer):
                 g = np.add(g, np.multiply(b, mu, out=self._scratch2[i]), out=self._scratch2[i])
             else:
                 g = b
-        step = np.multiply(g, self._lr, out=s)
-        p.value -= step
+        p.value -= np.multiply(g, self._lr, out=self._scratch[i])
 
     def hyperparameters(self):
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
@@ -430,3 +419,27 @@ class Adagrad(Optimizer):
         return {"lr": self.lr, "lr_decay": self.lr_decay, "weight_decay": self.weight_decay,
                 "initial_accumulator_value": self.initial_accumulator_value, "eps": self.eps,
                 "clip_norm": self.clip_norm}
+
+
+def _plain_pieces(params) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``(theta, grad, scratch)`` views covering every parameter in pieces of at most
+    ``_CHUNK`` elements; the scratch views share one buffer per dtype (updates run one after
+    another). A non-contiguous parameter gets a whole scratch of its own."""
+    shared: dict = {}
+    for p in params:
+        n = min(p.size, _CHUNK)
+        if p.value.dtype not in shared or shared[p.value.dtype].size < n:
+            shared[p.value.dtype] = np.empty(n, p.value.dtype)
+    pieces = []
+    for p in params:
+        theta, grad = p.value, p.grad
+        if p.size <= _CHUNK:
+            pieces.append((theta, grad, shared[theta.dtype][:p.size].reshape(p.shape)))
+        elif theta.flags.c_contiguous and grad.flags.c_contiguous:
+            flat_theta, flat_grad, s = theta.reshape(-1), grad.reshape(-1), shared[theta.dtype]
+            for k in range(0, p.size, _CHUNK):
+                n = min(_CHUNK, p.size - k)
+                pieces.append((flat_theta[k:k + n], flat_grad[k:k + n], s[:n]))
+        else:
+            pieces.append((theta, grad, np.empty_like(theta)))
+    return pieces

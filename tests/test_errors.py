@@ -328,7 +328,7 @@ CATALOGUE = [
             "in_features": 3, "out_features": 4, "bias": True, "dtype": "float64"}},
             {"class": "Relu", "config": {}}, {"class": "Dense", "config": {
                 "in_features": 4, "out_features": 2, "bias": True, "dtype": "float64"}}]})),
-     ValueError, r"load: .*model layer 1 is of unknown layer class 'Relu'; known: .*LeakyReLU, ReLU, "),
+     ValueError, r"load: .*model layer 1 is of unknown layer class 'Relu' \(did you mean 'ReLU'\?\); known: .*LeakyReLU, .*ReLU, "),
 ]
 
 
