@@ -13,7 +13,7 @@ from minimlp.plot import plot_regression
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--epochs", type=int, default=int(os.environ.get("MINIMLP_EPOCHS", 500)))
     parser.add_argument("--out", default="minimlp-out/examples")
     args = parser.parse_args(argv)

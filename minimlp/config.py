@@ -7,7 +7,8 @@ A configuration is a dict of five tables (every key optional; defaults below)::
                   activation = "relu", output_activation = "" (none), init = "", dtype, seed
     [optimizer]   name = "adam", then the optimizer's arguments (lr, betas, momentum, ...)
     [training]    loss, epochs, batch_size, seed, shuffle, validation_split, metrics, verbose
-    [output]      dir, model, history (names of .csv/.json files), plots (true/false)
+    [output]      dir, model, history (.csv/.json files), plots (true/false); a relative
+                  model/history path is inside dir, an absolute one is used as it is
 
 Every mistake (an unknown table or key, a wrong type, an unknown data set, layer, activation,
 loss or optimizer name) raises ``ConfigError`` (a ``ValueError``) whose message names the
@@ -167,6 +168,71 @@ def _check_types(c: dict, where: str) -> None:
     need(isinstance(o["plots"], bool), "output.plots", "true or false", o["plots"])
 
 
+# -- output paths ----------------------------------------------------------------------------
+def check_output_dir(folder: str, what: str = "output folder") -> None:
+    """Raise ``ConfigError`` unless ``folder`` is a writable folder or can be created (its
+    first existing ancestor is a writable folder, not a file). Creates nothing."""
+    path = os.path.abspath(folder or ".")
+    if os.path.isdir(path):
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ConfigError(f"{what} {folder!r} is not writable")
+        return
+    if os.path.exists(path):
+        raise ConfigError(f"{what} {folder!r} is a file, not a folder; name a folder")
+    parent = os.path.dirname(path)
+    while parent != os.path.dirname(parent) and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ConfigError(f"cannot create {what} {folder!r}: {parent!r} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot create {what} {folder!r}: {parent!r} is not writable")
+
+
+def check_output_file(path: str, what: str = "output file") -> None:
+    """Raise ``ConfigError`` unless ``path`` can be written now: its folder exists and is
+    writable, and ``path`` is not a folder. Creates nothing."""
+    full = os.path.abspath(path)
+    if os.path.isdir(full):
+        raise ConfigError(f"{what} {path!r} is a folder; name a file")
+    folder = os.path.dirname(full)
+    if not os.path.isdir(folder):
+        raise ConfigError(f"cannot write {what} {path!r}: folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(full) and not os.access(full, os.W_OK)):
+        raise ConfigError(f"cannot write {what} {path!r}: permission denied")
+
+
+def output_paths(output: dict) -> list[tuple[str, str]]:
+    """``[("output.model", path), ("output.history", path), ...]``: where ``[output]`` puts
+    its files. A relative ``model``/``history`` name is inside ``dir`` (its sub-folders are
+    created with ``dir``); an absolute path is used as it is."""
+    paths = []
+    if output["model"]:
+        paths.append(("output.model", os.path.join(output["dir"], output["model"])))
+    for name in output["history"]:
+        paths.append(("output.history", os.path.join(output["dir"], name)))
+    return paths
+
+
+def check_output(output: dict) -> None:
+    """Raise ``ConfigError`` before any training when ``[output]`` cannot be written: ``dir``
+    is a file or cannot be created, a file's folder is missing outside ``dir``, or a file
+    name is an existing folder. Creates nothing."""
+    check_output_dir(output["dir"], "output.dir (--out)")
+    root = os.path.abspath(output["dir"] or ".")
+    for what, path in output_paths(output):
+        full = os.path.abspath(path)
+        if os.path.isdir(full):
+            raise ConfigError(f"{what}: {path!r} is a folder; name a file")
+        folder = os.path.dirname(full)
+        if folder == root or folder.startswith(root + os.sep):
+            check_output_dir(folder, f"{what}: folder")   # created with output.dir
+        elif not os.path.isdir(folder):
+            raise ConfigError(f"{what}: cannot write {path!r}: folder {folder!r} does not exist "
+                              "(relative names are put inside output.dir)")
+        else:
+            check_output_file(full, what)
+
+
 # -- data ----------------------------------------------------------------------------------
 def _call_checked(fn, kwargs: dict, what: str, extra_allowed=()):
     """``fn(**kwargs)`` after checking every key against ``fn``'s signature."""
@@ -275,6 +341,7 @@ def build_model(model: dict, in_features: int, out_features: int):
                               f"{in_features}-...-{out_features}")
         act_name = model["activation"]
         get_activation(act_name)  # check the name once, before building anything
+        _check_init(model["init"], "model.init")
         init = model["init"] or ("he_uniform" if act_name.lower() in ("relu", "leaky_relu", "leakyrelu")
                                  else "glorot_uniform")
         layers = []
@@ -303,6 +370,13 @@ def build_model(model: dict, in_features: int, out_features: int):
     return net
 
 
+def _check_init(init, what: str) -> None:
+    """An initializer name must be one of ``INITIALIZERS`` ("" means the default)."""
+    from .init import INITIALIZERS
+    if isinstance(init, str) and init and init not in INITIALIZERS:
+        raise _unknown(what, init, INITIALIZERS)
+
+
 def _layer_from_table(table: dict, i: int, rng, dtype) -> Layer:
     types = layer_types()
     kwargs = dict(table)
@@ -317,6 +391,8 @@ def _layer_from_table(table: dict, i: int, rng, dtype) -> Layer:
         else:
             raise _unknown(f"layer type in model.layers[{i}]", name, types)
     cls = types[name]
+    if "init" in kwargs:
+        _check_init(kwargs["init"], f"init in model.layers[{i}] ({name})")
     params = inspect.signature(cls.__init__).parameters
     if "rng" in params and "rng" not in kwargs:
         kwargs["rng"] = rng

@@ -136,14 +136,15 @@ class _Fmt:
 
 
 def trace_step(net: Sequential, X, T, lr: float = 0.5, *, train_biases: bool = False,
-               title: str | None = None, digits: int = 9) -> Trace:
+               title: str | None = None, digits: int = 9, mazur: bool = False) -> Trace:
     """Run one SGD step of ``net`` on one sample and record the chain rule as a person derives it.
 
     ``net`` is ``Sequential(Dense(D, H), act, Dense(H, K), act)`` with ``act`` one of
     Sigmoid, ReLU, Tanh, Identity; ``X`` has shape ``(1, D)`` and ``T`` shape ``(1, K)``.
-    The loss is ``MSELoss``: ``E = 1/K * sum_k (t_k - o_k)^2``, which for K = 2 outputs is
-    Mazur's ``E = sum_k 1/2 (t_k - o_k)^2``. The weights are updated in place by
-    ``SGD(lr)``; the biases only when ``train_biases`` (Mazur's post keeps them frozen).
+    The loss is ``MSELoss``: ``E = MSE = 1/K * sum_k (t_k - o_k)^2``, which for K = 2 outputs
+    is Mazur's ``E = sum_k 1/2 (t_k - o_k)^2`` (the trace says so only then). The weights are
+    updated in place by ``SGD(lr)``; the biases only when ``train_biases``. ``mazur`` says the
+    network is Mazur's own, so the text may point to his post (frozen biases).
     ``digits`` is the number of decimals in the rows' ``numbers`` strings.
     """
     hid_act, out_act = check_network(net)
@@ -224,12 +225,13 @@ def trace_step(net: Sequential, X, T, lr: float = 0.5, *, train_biases: bool = F
         "Forward pass, output layer", out, hid_out_names, out_h[0], W_o0, b_o0, w_output,
         net_o[0], out_o[0], out_act))
 
-    sec = Section("The error", f"E = 1/{K} * sum_k (t_k - out_ok)^2, minimlp's MSELoss over {K} outputs"
-                  + ("; with 2 outputs it is Mazur's E = sum_k 1/2 (t_k - out_ok)^2" if K == 2 else ""))
-    half = "1/2" if K == 2 else f"1/{K}"
+    sec = Section("The error", f"{_mse(K)}, minimlp's MSELoss"
+                  + ("; with 2 outputs it equals Mazur's E = sum_k 1/2 (t_k - out_ok)^2 (1/2 SSE)"
+                     if K == 2 else ""))
+    half = "" if K == 1 else f"1/{K} "
     for k in range(K):
-        row(sec, f"E_{out[k]}", f"{half} (t{k + 1} - out_{out[k]})^2",
-            f"{half} ({f(t[k])} - {f(out_o[0, k])})^2", (t[k] - out_o[0, k]) ** 2 / K)
+        row(sec, f"E_{out[k]}", f"{half}(t{k + 1} - out_{out[k]})^2",
+            f"{half}({f(t[k])} - {f(out_o[0, k])})^2", (t[k] - out_o[0, k]) ** 2 / K)
     row(sec, "E_total", " + ".join(f"E_{o}" for o in out), "", E)
     sections.append(sec)
 
@@ -242,7 +244,8 @@ def trace_step(net: Sequential, X, T, lr: float = 0.5, *, train_biases: bool = F
         if K == 2:  # 2/K = 1: Mazur's dE/dout = -(target - out)
             formula, numbers = f"out_{o} - t{k + 1}", f"{f(out_o[0, k])} - {f(t[k])}"
         else:
-            formula, numbers = f"2/{K} (out_{o} - t{k + 1})", f"2/{K} ({f(out_o[0, k])} - {f(t[k])})"
+            two = "2" if K == 1 else f"2/{K}"
+            formula, numbers = f"{two} (out_{o} - t{k + 1})", f"{two} ({f(out_o[0, k])} - {f(t[k])})"
         row(sec, f"dE/dout_{o}", formula, numbers, dE_dout_o[0, k])
         row(sec, f"dout_{o}/dnet_{o}", slope_o_txt.format(out=f"out_{o}", net=f"net_{o}"), "",
             slope_o[0, k])
@@ -288,7 +291,8 @@ def trace_step(net: Sequential, X, T, lr: float = 0.5, *, train_biases: bool = F
     # ---- the update
     sec = Section("The update",
                   f"w+ = w - lr * dE/dw with lr = {lr:g}, by SGD.step(), after all gradients were computed"
-                  + ("" if train_biases else "; the biases stay frozen, as in Mazur's post"))
+                  + ("" if train_biases else
+                     "; the biases stay frozen" + (", as in Mazur's post" if mazur else "")))
     for dense, W0, names_w, rows_n, cols_n, dW in (
             (dense_o, W_o0, w_output, H, K, dW_o), (dense_h, W_h0, w_hidden, D, H, dW_h)):
         for c in range(cols_n):
@@ -308,11 +312,20 @@ def trace_step(net: Sequential, X, T, lr: float = 0.5, *, train_biases: bool = F
         f"network: {D}-{H}-{K}, {'/'.join(inp)} -> {'/'.join(hid)} ({hid_act}) -> "
         f"{'/'.join(out)} ({out_act}); one sample; weights w1..w{D * H + H * K} numbered neuron by "
         "neuron (the weights into h1 first)",
-        f"loss: MSELoss, E = 1/{K} * sum_k (t_k - out_ok)^2; SGD lr = {lr:g}; biases "
+        f"loss: MSELoss, {_mse(K)}; SGD lr = {lr:g}; biases "
         + ("trained" if train_biases else "frozen"),
     ]
     return Trace(title or f"One SGD step of a {D}-{H}-{K} network, by the chain rule",
                  header, sections, values, digits=digits)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _mse(K: int) -> str:
+    """The loss as printed: the mean over the ``K`` outputs."""
+    return f"E = MSE = 1/n * sum_k (t_k - out_ok)^2 with n = {_plural(K, 'output')}"
 
 
 def _check(product: float, minimlp_value: float, what: str) -> None:
@@ -419,8 +432,8 @@ def build_network(W_hidden, W_output, b_hidden, b_output, activation: str = "sig
     H, D = W_hidden.shape
     K, H2 = W_output.shape
     if H2 != H:
-        raise ValueError(f"explain: the output weights have {H2} columns (one per hidden neuron), "
-                         f"but the hidden weights give {H} hidden neurons")
+        raise ValueError(f"explain: the output weights have {_plural(H2, 'column')} (one per hidden "
+                         f"neuron), but the hidden weights give {_plural(H, 'hidden neuron')}")
     acts = []
     for name in (activation, output_activation):
         if name not in ACTIVATIONS:

@@ -38,7 +38,7 @@ def test_python_dash_m_minimlp_help():
         assert name in out.stdout
 
 
-@pytest.mark.parametrize("name", ["demo", "train", "predict"])
+@pytest.mark.parametrize("name", ["demo", "train", "predict", "bench", "explain"])
 def test_every_flag_has_a_help_text(name):
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
@@ -97,6 +97,96 @@ def test_train_mistakes_exit_2_with_a_message(capsys, tmp_path, argv, pieces):
     assert not os.listdir(tmp_path)  # nothing trained, nothing written
 
 
+# -- mistakes found before any training: nothing printed, nothing trained, exit 2 ----------------
+def test_train_out_that_is_a_file_is_refused_before_training(capsys, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    for out_dir, piece in ((tmp_path / "afile", "is a file, not a folder"),
+                           (tmp_path / "afile" / "sub", "is a file, not a folder")):
+        code, out, err = run_cli(capsys, "train", "--data", "xor", "--epochs", "1", "--verbose", "0",
+                                 "--out", str(out_dir))
+        assert code == 2, err
+        assert err.startswith("minimlp train: error: ") and piece in err and str(out_dir) in err
+        assert err.count("\n") == 1 and out == ""   # one line, and no model summary: nothing trained
+
+
+@pytest.mark.parametrize("flag", ["--history", "--model-file"])
+def test_train_output_file_in_a_missing_folder_is_refused_before_training(capsys, tmp_path, flag):
+    name = "h.csv" if flag == "--history" else "m.npz"
+    missing = tmp_path / "nodir" / name
+    code, out, err = run_cli(capsys, "train", "--data", "xor", "--epochs", "1", "--verbose", "0",
+                             "--out", str(tmp_path / "out"), flag, str(missing))
+    assert code == 2, err
+    assert "does not exist" in err and str(tmp_path / "nodir") in err and err.count("\n") == 1
+    assert out == "" and not (tmp_path / "out").exists()
+
+
+def test_train_history_and_model_paths_are_inside_out_or_absolute(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "train", "--data", "xor", "--data-param", "n=40", "--epochs", "1",
+                             "--layers", "2-4-2", "--verbose", "0", "--no-plots",
+                             "--out", str(tmp_path / "run"), "--history", "logs/h.csv",
+                             "--history", str(tmp_path / "abs.json"), "--model-file", "m/net.npz")
+    assert code == 0, err
+    assert (tmp_path / "run" / "logs" / "h.csv").read_text().count("\n") == 2   # header, 1 epoch
+    assert json.loads((tmp_path / "abs.json").read_text())["epoch"] == [1]
+    assert (tmp_path / "run" / "m" / "net.npz").exists()
+
+
+def test_train_history_that_is_a_folder_is_refused(capsys, tmp_path):
+    (tmp_path / "h.csv").mkdir()
+    code, out, err = run_cli(capsys, "train", "--data", "xor", "--epochs", "1", "--verbose", "0",
+                             "--out", str(tmp_path), "--history", "h.csv")
+    assert code == 2 and "is a folder" in err and out == ""
+
+
+def test_demo_out_that_is_a_file_is_refused_before_training(capsys, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    code, out, err = run_cli(capsys, "demo", "--steps", "1", "--epochs", "1", "--out", str(tmp_path / "afile"))
+    assert code == 2
+    assert err.startswith("minimlp demo: error: ") and "is a file, not a folder" in err
+    assert out == "" and "Traceback" not in err
+
+
+def test_single_sample_data_set_needs_no_validation_split(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "train", "--data", "mazur", "--epochs", "1", "--verbose", "0",
+                             "--out", str(tmp_path))
+    assert code == 2
+    assert "single sample" in err and "--validation-split 0" in err
+    assert out == "" and not os.listdir(tmp_path)   # refused before the model summary
+    code, out, err = run_cli(capsys, "train", "--data", "mazur", "--epochs", "1", "--verbose", "0",
+                             "--validation-split", "0", "--no-plots", "--out", str(tmp_path))
+    assert code == 0, err
+
+
+# -- mistyped and abbreviated flags: the subcommand's usage and a suggestion ---------------------
+@pytest.mark.parametrize("argv, usage, hint", [
+    (["train", "--actvation", "relu"], "usage: minimlp train", "did you mean --activation?"),
+    (["train", "--epoch", "5"], "usage: minimlp train", "did you mean --epochs?"),
+    (["train", "--epoch=5"], "usage: minimlp train", "did you mean --epochs?"),
+    (["predict", "--model", "m.npz", "--inpt", "x.csv"], "usage: minimlp predict", "did you mean --input?"),
+    (["bench", "--jsn", "b.json"], "usage: minimlp bench", "did you mean --json?"),
+    (["explain", "--weigths", "[]"], "usage: minimlp explain", "did you mean --weights?"),
+    (["--stps", "3"], "usage: minimlp demo", "did you mean --steps?"),   # no command: demo
+])
+def test_unknown_flag_shows_the_subcommands_usage_and_a_suggestion(capsys, argv, usage, hint):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert usage in err and "unrecognized arguments: " + argv[-2 if "=" not in argv[-1] else -1] in err
+    assert hint in err and "Traceback" not in err
+
+
+def test_no_command_is_demo_and_help_and_version_still_work(capsys):
+    code, _, err = run_cli(capsys, "--steps", "-1")
+    assert code == 2 and "minimlp demo: error: --steps must be >= 0" in err
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.startswith("minimlp ")
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0 and "COMMAND" in capsys.readouterr().out
+
+
 CONFIG_MISTAKES = [
     ("[training]\nepoch = 3\n", ["unknown key 'epoch' in [training]", "did you mean 'epochs'", "batch_size"]),
     ("[optimiser]\nname = 'sgd'\n", ["unknown table [optimiser]", "did you mean 'optimizer'", "[model]"]),
@@ -116,6 +206,10 @@ CONFIG_MISTAKES = [
     ("[model]\ndtype = 'float16'\n", ["model.dtype must be float32 or float64"]),
     ("[output]\nplots = 'yes'\n", ["output.plots must be true or false"]),
     ("data = 3\n", ["[data] must be a table"]),
+    ("[model]\ninit = 'he_unifrom'\n", ["unknown model.init 'he_unifrom'", "did you mean 'he_uniform'",
+                                        "glorot_uniform"]),
+    ("[model]\nlayers = [{type = 'Dense', in_features = 2, out_features = 3, init = 'glorot_unifrm'}]\n",
+     ["unknown init in model.layers[0] (Dense) 'glorot_unifrm'", "did you mean 'glorot_uniform'"]),
 ]
 
 
@@ -272,9 +366,19 @@ def test_predict_mistakes(capsys, tmp_path, trained):
         (["--model", str(tmp_path / "none.npz"), "--input", good], "model file", "does not exist"),
         (["--model", good, "--input", good], "good.csv", "not a minimlp model file"),
         (["--model", trained, "--input", str(tmp_path / "none.csv")], "input file", "does not exist"),
-        (["--model", trained, "--input", write(tmp_path, "1,2,3\n", "three.csv")], "3 columns", "takes 2"),
-        (["--model", trained, "--input", write(tmp_path, "1,2\n3,x\n", "bad.csv")], "line 2", "'3,x'"),
-        (["--model", trained, "--input", write(tmp_path, "1,2\n3\n", "ragged.csv")], "line 2", "1 columns"),
+        (["--model", trained, "--input", write(tmp_path, "1,2,3\n", "three.csv")], "3 columns", "takes 2 features"),
+        (["--model", trained, "--input", write(tmp_path, "1\n", "one.csv")], "has 1 column,", "takes 2 features"),
+        (["--model", trained, "--input", write(tmp_path, "1,2\n3,x\n", "bad.csv")], "line 2, column 2",
+         "'x' is not a number"),
+        (["--model", trained, "--input", write(tmp_path, "1,abc\n", "abc.csv")], "line 1, column 2",
+         "'abc' is not a number"),
+        (["--model", trained, "--input", write(tmp_path, "x1\tx2\n1\t2\n", "tabs.csv")],
+         "not comma-separated", "tab"),
+        (["--model", trained, "--input", write(tmp_path, "x1,x2\n", "header.csv")], "header", "no rows"),
+        (["--model", trained, "--input", write(tmp_path, "1,2\n3\n", "ragged.csv")], "line 2", "1 column,"),
+        (["--model", trained, "--input", good, "--output", str(tmp_path / "nodir" / "p.csv")],
+         "cannot write --output", "does not exist"),
+        (["--model", trained, "--input", good, "--output", str(tmp_path)], "--output", "is a folder"),
         (["--model", trained, "--input", write(tmp_path, "", "empty.csv")], "empty", ""),
         (["--model", trained, "--input", write(tmp_path, "1,nan\n", "nan.csv")], "NaN", "row 1"),
     ]
@@ -283,6 +387,49 @@ def test_predict_mistakes(capsys, tmp_path, trained):
         assert code == 2, argv
         assert err.startswith("minimlp predict: error: ") and a in err and b in err, err
         assert "Traceback" not in err
+
+
+def test_predict_reads_standard_input(capsys, monkeypatch, trained):
+    import io as _io
+    monkeypatch.setattr(sys, "stdin", _io.StringIO("x1,x2\n0,1\n1,0.5\n"))
+    code, out, err = run_cli(capsys, "predict", "--model", trained, "--input", "-")
+    assert code == 0, err
+    Y = np.loadtxt(out.splitlines()[1:], delimiter=",")
+    np.testing.assert_array_equal(Y, mm.load(trained).predict(np.array([[0.0, 1.0], [1.0, 0.5]])))
+
+
+@pytest.fixture
+def regression_model(tmp_path):
+    net = mm.Sequential(mm.Dense(1, 1, init="zeros"))
+    net[0].W[...] = 2.0
+    net[0].b[...] = -1.0    # y = 2x - 1
+    mm.save(net, tmp_path / "reg.npz")
+    return str(tmp_path / "reg.npz")
+
+
+def test_predict_classes_on_a_one_output_model_needs_a_threshold(capsys, tmp_path, regression_model):
+    inp = write(tmp_path, "0.25\n0.75\n2\n", "x.csv")    # y = -0.5, 0.5, 3
+    code, out, err = run_cli(capsys, "predict", "--model", regression_model, "--input", inp, "--classes")
+    assert code == 2 and out == ""
+    assert "one output" in err and "does not end in Sigmoid" in err and "--threshold" in err
+    code, out, err = run_cli(capsys, "predict", "--model", regression_model, "--input", inp,
+                             "--classes", "--threshold", "1")
+    assert code == 0, err
+    assert out.splitlines() == ["class", "0", "0", "1"]
+    code, out, err = run_cli(capsys, "predict", "--model", regression_model, "--input", inp,
+                             "--threshold", "1")
+    assert code == 2 and "--threshold only applies with --classes" in err
+
+
+def test_predict_classes_on_a_sigmoid_model_uses_one_half(capsys, tmp_path):
+    net = mm.Sequential(mm.Dense(1, 1, init="zeros"), mm.Sigmoid())
+    net[0].W[...] = 1.0     # sigmoid(x) > 0.5 exactly when x > 0
+    mm.save(net, tmp_path / "sig.npz")
+    inp = write(tmp_path, "-1\n0.5\n", "x.csv")
+    code, out, err = run_cli(capsys, "predict", "--model", str(tmp_path / "sig.npz"), "--input", inp,
+                             "--classes")
+    assert code == 0, err
+    assert out.splitlines() == ["class", "0", "1"]
 
 
 # -- demo ----------------------------------------------------------------------------------------

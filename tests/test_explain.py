@@ -214,6 +214,52 @@ def test_custom_relu_network_worked_by_hand(capsys):
         assert abs(float(rows[label]) - value) <= HALF_ULP_9, label
 
 
+CUSTOM_1_OUTPUT = ["--weights", "[[[1, -1]], [[2]]]", "--inputs", "[0.5, 0.2]", "--targets", "[1]",
+                   "--biases", "[0, 0]", "--activation", "relu", "--output-activation", "identity"]
+
+
+def test_one_output_network_prints_the_mse_it_uses_without_mazur(capsys):
+    code, out, _ = run_cli(capsys, *CUSTOM_1_OUTPUT)
+    assert code == 0
+    assert "E = MSE = 1/n * sum_k (t_k - out_ok)^2 with n = 1 output;" in out
+    assert "1/1" not in out and "2/1" not in out and "1 outputs" not in out
+    assert "E_o1 = (t1 - out_o1)^2 = (1.000000000 - 0.600000000)^2 = 0.160000000" in out
+    assert "dE/dout_o1 = 2 (out_o1 - t1) = " in out
+    assert "Mazur's" not in out and "1/2 SSE" not in out   # his E = 1/2 SSE needs 2 outputs
+    assert "the biases stay frozen)" in out
+
+
+def test_three_outputs_mean_over_three(capsys):
+    code, out, _ = run_cli(capsys, "--weights", "[[[1, 0]], [[1], [2], [3]]]", "--targets", "[0, 0, 0]",
+                           "--biases", "[0, 0]", "--activation", "identity", "--output-activation",
+                           "identity", "--inputs", "[1, 0]")
+    assert code == 0
+    assert "with n = 3 outputs" in out and "Mazur" not in out
+    # o = (1, 2, 3), t = 0: E = (1 + 4 + 9) / 3
+    assert abs(float(parse_text(out)["E_total"]) - 14 / 3) <= HALF_ULP_9
+
+
+def test_only_mazurs_own_network_points_to_his_post(capsys):
+    _, out, _ = run_cli(capsys)
+    assert "the biases stay frozen, as in Mazur's post" in out
+    assert "Mazur's E = sum_k 1/2 (t_k - out_ok)^2 (1/2 SSE)" in out    # 2 outputs: the identity holds
+    for argv in (["--network", "notebook"], ["--weights", "[[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6], [0.7, 0.8]]]"]):
+        _, out, _ = run_cli(capsys, *argv)
+        assert "the biases stay frozen" in out and "as in Mazur's post" not in out, argv
+
+
+def test_one_hidden_neuron_is_singular_in_messages(capsys):
+    code, _, err = run_cli(capsys, "--weights", "[[[1, 2]], [[1, 2]]]")
+    assert code == 2
+    assert "2 columns" in err and "give 1 hidden neuron" in err and "1 hidden neurons" not in err
+
+
+def test_config_key_typo_gets_a_suggestion(tmp_path, capsys):
+    (tmp_path / "c.json").write_text('{"weigths": [], "lr": 1}')
+    code, _, err = run_cli(capsys, "--config", str(tmp_path / "c.json"))
+    assert code == 2 and "unknown key 'weigths' (did you mean 'weights'?)" in err
+
+
 def test_relu_slope_is_zero_for_a_negative_net_input():
     net = build_network([[-1.0, 0.0], [1.0, 1.0]], [[1.0, 1.0]], 0.0, 0.0, "relu", "sigmoid")
     trace = trace_step(net, [[1.0, 1.0]], [[0.0]], lr=1.0)

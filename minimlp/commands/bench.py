@@ -24,7 +24,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-sizes", default="1,2,4,...,256",
                         help="comma list; 'a,...,z' doubles from a up to z "
                         "(default 1,2,4,...,256)")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"),
+                        help="dtype of the parameters and the data (default float32)")
     parser.add_argument("--threads", default="1",
                         help="BLAS thread counts to compare, comma list (default 1)")
     parser.add_argument("--repeats", type=int, default=5,
@@ -35,7 +36,8 @@ def add_arguments(parser) -> None:
                         help="seconds one timed block lasts at least (default 0.005)")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds per point after which rounds stop (at least 3 rounds)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random weights and data (seed + 1 for the data; default 0)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--plot", metavar="PATH",
                         help="also plot samples/s and GFLOP/s against batch size (PNG)")

@@ -95,6 +95,11 @@ def run(args) -> int:
         raise UsageError(f"--steps must be >= 0, got {args.steps}")
     if args.epochs < 1:
         raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
+    from ..config import ConfigError, check_output_dir
+    try:
+        check_output_dir(args.out, "--out")   # before the training, not after it
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
     start = time.perf_counter()
     os.makedirs(args.out, exist_ok=True)
     diagram = None if args.no_plots else os.path.join(args.out, "tutorial_network.png")

@@ -1,6 +1,7 @@
 """``minimlp explain``: print the chain rule of one training step, number by number."""
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from pathlib import Path
@@ -83,8 +84,12 @@ def _read_config(path: str) -> dict:
         raise UsageError(f"--config {path}: expected an object with keys {', '.join(CONFIG_KEYS)}")
     unknown = sorted(set(cfg) - set(CONFIG_KEYS))
     if unknown:
-        raise UsageError(f"--config {path}: unknown key(s) {', '.join(unknown)}; "
-                         f"allowed: {', '.join(CONFIG_KEYS)}")
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), CONFIG_KEYS, n=1, cutoff=0.6)
+            hints.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+        raise UsageError(f"--config {path}: unknown key{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(hints)}; allowed: {', '.join(CONFIG_KEYS)}")
     return cfg
 
 
@@ -148,8 +153,10 @@ def explain(values: dict, fmt: str = "text", digits: int = 9) -> str:
         title = {"mazur": "Mazur's 2-2-2 network", "notebook": "The tutorial notebook's 2-2-2 network"}[name]
     else:
         title = f"A network from {name}'s, with {', '.join(changed)} changed"
+    is_mazur = name == "mazur" and not {"weights", "biases"} & set(changed)
     trace = trace_step(net, X, T, lr=values["lr"], train_biases=values["train_biases"],
-                       title=f"{title}: one SGD step, by the chain rule", digits=digits)
+                       title=f"{title}: one SGD step, by the chain rule", digits=digits,
+                       mazur=is_mazur)
     if name == "mazur" and not changed:
         mazur_note(net, X, T, trace)
     return format_markdown(trace) if fmt == "markdown" else format_text(trace)

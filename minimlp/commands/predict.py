@@ -13,36 +13,66 @@ def add_arguments(parser) -> None:
                         help="model file written by 'minimlp train' or mm.save")
     parser.add_argument("--input", metavar="CSV", required=True,
                         help="comma-separated numbers, one sample per row, one column per input "
-                             "feature; a first line that is not numeric is taken as a header")
+                             "feature; a first line with no numbers is taken as a header; "
+                             "'-' reads standard input")
     parser.add_argument("--output", metavar="CSV",
-                        help="where to write the predictions (default: print them)")
+                        help="where to write the predictions (default: print them); its folder "
+                             "must exist")
     parser.add_argument("--classes", action="store_true",
                         help="write the predicted class of each row instead of the model's "
-                             "outputs (argmax, or output > 0 for a one-output logit model)")
+                             "outputs: argmax over several outputs; for one output, output > 0.5 "
+                             "when the model ends in Sigmoid, else give --threshold")
+    parser.add_argument("--threshold", type=float, metavar="T",
+                        help="with --classes on a one-output model: class 1 when output > T "
+                             "(e.g. 0 for a logit model trained with bce_with_logits)")
 
 
-def read_csv(path: str) -> np.ndarray:
-    """The numbers of a CSV file as an ``(N, D)`` float64 array (a non-numeric first line is
-    a header and skipped). Raises ``ValueError`` saying which line is wrong."""
-    with open(path, encoding="utf-8") as f:
-        lines = [(i + 1, line.strip()) for i, line in enumerate(f) if line.strip()]
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_csv(path: str, file=None) -> np.ndarray:
+    """The numbers of a CSV file as an ``(N, D)`` float64 array (a first line without any
+    number is a header and skipped). ``file``, when given, is read instead of opening
+    ``path`` (e.g. ``sys.stdin``; ``path`` then only names it in messages). Raises
+    ``ValueError`` saying which line and column is wrong."""
+    if file is None:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    else:
+        text = file.read()
+    lines = [(i + 1, line.strip()) for i, line in enumerate(text.splitlines()) if line.strip()]
     if not lines:
         raise ValueError(f"{path!r} is empty")
     rows = []
     for k, (number, line) in enumerate(lines):
         fields = [x.strip() for x in line.split(",")]
-        try:
-            rows.append([float(x) for x in fields])
-        except ValueError:
-            if k == 0:
-                continue  # a header
-            raise ValueError(f"{path!r} line {number}: expected comma-separated numbers, "
-                             f"got {line[:60]!r}") from None
+        if k == 0 and not any(_is_number(x) for x in fields):
+            continue  # a header
+        for col, x in enumerate(fields):
+            if not _is_number(x):
+                for sep, name in (("\t", "tab"), (";", "semicolon"), (" ", "space")):
+                    if len(fields) == 1 and sep in x:
+                        raise ValueError(
+                            f"{path!r} line {number}: the file is not comma-separated (the "
+                            f"numbers are {name}-separated: {line[:60]!r}); separate the "
+                            "columns with commas")
+                raise ValueError(f"{path!r} line {number}, column {col + 1}: {x[:30]!r} is not "
+                                 f"a number (line {line[:60]!r})")
+        rows.append([float(x) for x in fields])
         if len(rows[-1]) != len(rows[0]):
-            raise ValueError(f"{path!r} line {number}: {len(rows[-1])} columns, but the first "
-                             f"row has {len(rows[0])}")
+            raise ValueError(f"{path!r} line {number}: {_plural(len(rows[-1]), 'column')}, but the "
+                             f"first row has {len(rows[0])}")
     if not rows:
-        raise ValueError(f"{path!r} has a header but no rows of numbers")
+        raise ValueError(f"{path!r} has a header line but no rows of numbers after it")
     X = np.array(rows, dtype=np.float64)
     if not np.isfinite(X).all():
         bad = int(np.argwhere(~np.isfinite(X))[0][0])
@@ -53,6 +83,7 @@ def read_csv(path: str) -> np.ndarray:
 def run(args) -> int:
     from .. import io
     from ..cli import UsageError
+    from ..config import ConfigError, check_output_file
     from ..training import predict_classes
     try:
         model = io.load(args.model)
@@ -60,17 +91,39 @@ def run(args) -> int:
         raise UsageError(f"model file {args.model!r} does not exist") from None
     except (ValueError, IsADirectoryError) as e:
         raise UsageError(str(e)) from None
+    if args.output:
+        try:
+            check_output_file(args.output, "--output")   # before the work, not after it
+        except ConfigError as e:
+            raise UsageError(str(e)) from None
+    if args.threshold is not None and not args.classes:
+        raise UsageError("--threshold only applies with --classes")
     try:
-        X = read_csv(args.input)
+        if args.input == "-":
+            X = read_csv("<stdin>", sys.stdin)
+        else:
+            X = read_csv(args.input)
     except FileNotFoundError:
         raise UsageError(f"input file {args.input!r} does not exist") from None
     except (ValueError, UnicodeDecodeError, IsADirectoryError) as e:
         raise UsageError(f"input {e}") from None
     if model.in_features is not None and X.shape[1] != model.in_features:
-        raise UsageError(f"input {args.input!r} has {X.shape[1]} columns, but the model "
-                         f"{args.model!r} takes {model.in_features} features")
+        raise UsageError(f"input {args.input!r} has {_plural(X.shape[1], 'column')}, but the "
+                         f"model {args.model!r} takes {_plural(model.in_features, 'feature')}")
     if args.classes:
-        Y = predict_classes(model, X).reshape(-1, 1)
+        ends_in_sigmoid = bool(model.layers) and type(model.layers[-1]).__name__ == "Sigmoid"
+        if (args.threshold is None and not ends_in_sigmoid
+                and model.output_features(X.shape[1]) == 1):
+            raise UsageError(
+                f"--classes: the model {args.model!r} has one output and does not end in "
+                "Sigmoid, so its output may be a regression value rather than a class score; "
+                "give --threshold T (class 1 when output > T, e.g. 0 for a logit model trained "
+                "with bce_with_logits), or drop --classes")
+        if args.threshold is not None and model.output_features(X.shape[1]) != 1:
+            raise UsageError("--threshold applies to a one-output model; this one has "
+                             f"{model.output_features(X.shape[1])} outputs and --classes takes "
+                             "their argmax")
+        Y = predict_classes(model, X, threshold=args.threshold).reshape(-1, 1)
         header, fmt = "class", "%d"
     else:
         Y = model.predict(X)

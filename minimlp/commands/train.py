@@ -60,10 +60,11 @@ def add_arguments(parser) -> None:
     g = parser.add_argument_group("output")
     g.add_argument("--out", metavar="DIR", help="folder for the outputs (default minimlp-out)")
     g.add_argument("--model-file", metavar="NAME",
-                   help="model file name inside --out (default model.npz; '' for none)")
+                   help="model file: a name or relative path inside --out, or an absolute "
+                        "path (default model.npz; '' for none)")
     g.add_argument("--history", metavar="NAME", action="append",
-                   help="history file name inside --out, .csv or .json (repeatable; "
-                        "default history.csv)")
+                   help="history file, .csv or .json: a name or relative path inside --out, "
+                        "or an absolute path (repeatable; default history.csv)")
     g.add_argument("--no-plots", action="store_true", help="write no PNG plots")
 
 
@@ -140,20 +141,39 @@ def _targets(Y, task: str, loss, out_features: int):
     return np.eye(out_features)[Y]
 
 
+def _check_split(n: int, fraction: float, data: str) -> None:
+    """Raise ``ConfigError`` when ``fraction`` of ``n`` rows leaves no validation or no
+    training row (as ``fit`` would, but before the model summary is printed)."""
+    from ..config import ConfigError
+    if not fraction:
+        return
+    n_val = int(round(n * fraction))
+    if n_val < 1 or n_val >= n:
+        if n == 1:
+            raise ConfigError(f"data set {data!r} has a single sample, which cannot be split "
+                              f"into training and validation rows; use --validation-split 0 "
+                              "(training.validation_split = 0)")
+        raise ConfigError(f"validation_split {fraction:g} of the {n} rows of {data!r} leaves "
+                          f"{n_val} validation and {n - n_val} training rows; both need >= 1 "
+                          "(change --validation-split, or 0 for none)")
+
+
 def run_config(config: dict, out=print) -> dict:
     """Train what ``config`` describes and write its outputs; returns a summary dict with
     the final ``logs``, the ``history``, the ``model`` and the ``paths`` written."""
     from .. import io
     from ..cli import UsageError
-    from ..config import (ConfigError, build_model, build_optimizer, get_loss, get_metrics,
-                          load_data, task_of)
+    from ..config import (ConfigError, build_model, build_optimizer, check_output, get_loss,
+                          get_metrics, load_data, output_paths, task_of)
     from ..training import TrainingDiverged, fit
     from ..losses import BCEWithLogitsLoss
 
     t = config["training"]
     try:
+        check_output(config["output"])   # fail before the training, not after it
         X, Y = load_data(config["data"], t["seed"])
         X, Y = np.asarray(X), np.asarray(Y)
+        _check_split(len(X), t["validation_split"], config["data"]["name"])
         task = task_of(Y)
         loss_name = t["loss"] or ("cross_entropy" if task == "classification" else "mse")
         loss = get_loss(loss_name)
@@ -190,13 +210,12 @@ def run_config(config: dict, out=print) -> dict:
     o = config["output"]
     paths = []
     os.makedirs(o["dir"] or ".", exist_ok=True)
-    join = lambda name: os.path.join(o["dir"], name)
-    if o["model"]:
-        io.save(model, join(o["model"]), optimizer=optimizer)
-        paths.append(join(o["model"]))
-    for name in o["history"]:
-        path = join(name)
-        (history.to_json if name.endswith(".json") else history.to_csv)(path)
+    for what, path in output_paths(o):
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        if what == "output.model":
+            io.save(model, path, optimizer=optimizer)
+        else:
+            (history.to_json if path.endswith(".json") else history.to_csv)(path)
         paths.append(path)
     if o["plots"]:
         paths += _plots(model, X, Y, task, history, o["dir"])
