@@ -97,12 +97,40 @@ def _resolve_mode(monitor: str, mode: str, owner: str) -> str:
     return mode
 
 
+def _did_you_mean(name: str, keys) -> str | None:
+    """The logged key ``name`` most likely meant: its alias resolved (``val_acc`` ->
+    ``val_accuracy``), else the closest spelling; ``None`` if nothing is close."""
+    import difflib
+    from .metrics import METRIC_ALIASES
+    prefix = "val_" if name.startswith("val_") else ""
+    base = name[len(prefix):].lower()
+    canonical = prefix + METRIC_ALIASES.get(base, base)
+    if canonical in keys:
+        return canonical
+    close = difflib.get_close_matches(name, list(keys), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def _check_monitor(cb: Callback, monitor: str) -> None:
-    keys = cb.params.get("metrics", [])
+    keys = list(cb.params.get("metrics", []))
     if monitor not in keys:
-        hint = " (pass validation_data or validation_split to fit)" if monitor.startswith("val_") else ""
+        guess = _did_you_mean(monitor, keys)
+        hint = f" (did you mean {guess!r}?)" if guess is not None else ""
+        if monitor.startswith("val_") and not any(k.startswith("val_") for k in keys):
+            hint += " (pass validation_data or validation_split to fit)"
         raise ValueError(f"{type(cb).__name__}: monitor {monitor!r} is not among the logged "
-                         f"values {list(keys)}{hint}")
+                         f"values {keys}{hint}")
+
+
+def _format_fields(path: str) -> list[str]:
+    """The field names of a ``str.format`` pattern (``"{val_loss:.2f}"`` -> ``val_loss``;
+    ``""`` for a positional ``{}``)."""
+    import string
+    names = []
+    for _, field, _, _ in string.Formatter().parse(path):
+        if field is not None:
+            names.append(field.split(".", 1)[0].split("[", 1)[0])
+    return names
 
 
 class _BestTracker(Callback):
@@ -201,6 +229,10 @@ class ModelCheckpoint(_BestTracker):
     ``"ckpt-{epoch:03d}-{val_loss:.3f}.npz"``. With ``save_best_only=True`` it saves only
     when ``monitor`` improves (see ``EarlyStopping`` for ``mode``); otherwise every epoch.
 
+    When training begins (before anything changes) it raises ``ValueError`` if ``path`` has a
+    field other than ``epoch`` and the keys fit logs (``val_loss`` needs validation data) or
+    if its folder does not exist: create the folder first, it is not created for you.
+
     It keeps a copy of the parameters it last saved; ``fit`` restores them if training
     diverges. Attributes: ``best``, ``best_epoch``, ``last_saved`` (the last path written).
     """
@@ -223,6 +255,7 @@ class ModelCheckpoint(_BestTracker):
         self._save = io.save
         if self.save_best_only:
             _check_monitor(self, self.monitor)
+        self._check_path()
         self._reset()
         self._saved = [np.empty_like(a) for a in state_arrays(self.model)]
         self._saved_epoch = None
@@ -239,6 +272,37 @@ class ModelCheckpoint(_BestTracker):
         for dst, a in zip(self._saved, state_arrays(self.model)):
             np.copyto(dst, a)
         self._saved_epoch = epoch
+
+    def _check_path(self) -> None:
+        """Before training: every format field is ``epoch`` or a key fit will log, the
+        pattern formats, and the folder exists (it is not created)."""
+        import os
+        keys = list(self.params.get("metrics", []))
+        try:
+            fields = _format_fields(self.path)
+        except ValueError as e:
+            raise ValueError(f"ModelCheckpoint: path {self.path!r} is not a valid format "
+                             f"pattern: {e}") from None
+        allowed = ["epoch"] + keys
+        for field in fields:
+            if field not in allowed:
+                guess = _did_you_mean(field, allowed) if field else None
+                hint = f" (did you mean {guess!r}?)" if guess is not None else ""
+                if field.startswith("val_") and not any(k.startswith("val_") for k in keys):
+                    hint += " (pass validation_data or validation_split to fit)"
+                shown = "{}" if not field else f"{{{field}}}"
+                raise ValueError(f"ModelCheckpoint: path {self.path!r} has the field {shown}, "
+                                 f"which is not among the values it can be filled from: "
+                                 f"{allowed}{hint}")
+        try:
+            example = self.path.format(epoch=1, **{k: 0.0 for k in keys}) if fields else self.path
+        except (ValueError, TypeError, IndexError, KeyError) as e:
+            raise ValueError(f"ModelCheckpoint: path {self.path!r} cannot be formatted with "
+                             f"epoch (an int) and the logged values (floats): {e}") from None
+        folder = os.path.dirname(self.path)
+        if "{" not in folder and folder and not os.path.isdir(os.path.dirname(example)):
+            raise ValueError(f"ModelCheckpoint: the folder {folder!r} of path {self.path!r} does "
+                             f"not exist; create it first (os.makedirs({folder!r}, exist_ok=True))")
 
     def restorable_weights(self):
         if self._saved_epoch is None:

@@ -46,7 +46,8 @@ def save(model: Layer, path, *, optimizer: Optimizer | None = None) -> None:
     (frozen biases, say) is restored over the same subset by ``load(path, with_optimizer=True)``.
 
     Raises ``TypeError`` for a model that is not a ``Layer`` or an optimizer that is not an
-    ``Optimizer``, ``ValueError`` for an optimizer holding a parameter that is not the model's.
+    ``Optimizer``, ``ValueError`` for an optimizer holding a parameter that is not the model's,
+    ``FileNotFoundError`` naming ``path`` when its folder does not exist (it is not created).
     """
     if not isinstance(model, Layer):
         raise TypeError(f"save: model must be a minimlp Layer or Sequential, got {type(model).__name__}")
@@ -72,7 +73,15 @@ def save(model: Layer, path, *, optimizer: Optimizer | None = None) -> None:
     if optimizer is not None:
         header["optimizer"] = _optimizer_header(optimizer, params, arrays)
     arrays[HEADER] = np.array(json.dumps(header, default=_json_default))
-    _atomic_savez(os.fspath(path), arrays)
+    path = os.fspath(path)
+    try:
+        _atomic_savez(path, arrays)
+    except FileNotFoundError:  # name the path asked for, not the temporary file beside it
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(folder):
+            raise
+        raise FileNotFoundError(f"save: cannot write {path!r}: the folder {folder!r} does not "
+                                "exist (create it first, e.g. os.makedirs(folder, exist_ok=True))") from None
 
 
 def _named_parameters(layer: Layer, prefix: str = "") -> list[tuple[str, Parameter]]:

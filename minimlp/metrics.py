@@ -15,6 +15,9 @@ name                formula                                        for
 ``mae``             1/(N D) sum_{n,k} abs(Y[n,k] - T[n,k])          regression
 ``mse``             1/(N D) sum_{n,k} (Y[n,k] - T[n,k])^2           regression
 ==================  ============================================  ==================
+
+Names are case-insensitive; ``acc`` and ``binary_accuracy`` are aliases of ``accuracy``
+(``METRIC_ALIASES``) and log under that name (``"accuracy"``, ``"val_accuracy"``).
 """
 from __future__ import annotations
 
@@ -59,26 +62,42 @@ def mse(Y: Array, T: Array) -> float:
     return float(np.dot(D, D)) / D.size
 
 
-#: Metrics by name, for ``fit(metrics=["accuracy"])``, configs and the command line.
-METRICS: dict[str, Metric] = {"accuracy": accuracy, "mae": mae, "mse": mse}
+#: Other accepted names of metrics: alias -> the name the metric logs under.
+METRIC_ALIASES: dict[str, str] = {"acc": "accuracy", "binary_accuracy": "accuracy"}
+
+_CANONICAL: dict[str, Metric] = {"accuracy": accuracy, "mae": mae, "mse": mse}
+
+#: Every metric name ``fit(metrics=[...])``, configs and the command line accept, aliases
+#: included (an alias maps to the same function and logs under its canonical name).
+METRICS: dict[str, Metric] = {**_CANONICAL,
+                              **{a: _CANONICAL[c] for a, c in METRIC_ALIASES.items()}}
+
+
+def _allowed() -> str:
+    """``"accuracy (or acc, binary_accuracy), mae, mse"`` for error messages."""
+    parts = []
+    for name in _CANONICAL:
+        aliases = [a for a, c in METRIC_ALIASES.items() if c == name]
+        parts.append(f"{name} (or {', '.join(aliases)})" if aliases else name)
+    return ", ".join(parts)
 
 #: Metrics where larger is better (``EarlyStopping(mode="auto")`` maximizes them).
 HIGHER_IS_BETTER = frozenset({"accuracy"})
 
 
 def get_metric(metric, *, logits: bool = False) -> tuple[str, Metric]:
-    """``(name, function)`` for a metric name from ``METRICS`` or a callable ``f(Y, T)``.
+    """``(name, function)`` for a metric name from ``METRICS`` or a callable ``f(Y, T)``;
+    an alias gives its canonical name (``"acc"`` -> ``"accuracy"``).
 
     ``logits=True`` makes one-column ``accuracy`` threshold at 0 (the model outputs logits).
     """
     if isinstance(metric, str):
         key = metric.lower()
-        if key in ("acc", "binary_accuracy"):
-            key = "accuracy"
-        if key not in METRICS:
-            raise ValueError(f"fit: unknown metric {metric!r}; allowed: {', '.join(METRICS)} "
+        key = METRIC_ALIASES.get(key, key)
+        if key not in _CANONICAL:
+            raise ValueError(f"fit: unknown metric {metric!r}; allowed: {_allowed()} "
                              "(or a function f(Y, T) -> float)")
-        fn = METRICS[key]
+        fn = _CANONICAL[key]
         if fn is accuracy and logits:
             def accuracy_logits(Y, T):
                 return accuracy(Y, T, threshold=0.0)
@@ -90,5 +109,5 @@ def get_metric(metric, *, logits: bool = False) -> tuple[str, Metric]:
             raise ValueError("fit: a metric function needs a name (def my_metric(Y, T): ...), "
                              f"got {metric!r}")
         return name, metric
-    raise TypeError(f"fit: a metric must be a name ({', '.join(METRICS)}) or a function "
+    raise TypeError(f"fit: a metric must be a name ({_allowed()}) or a function "
                     f"f(Y, T) -> float, got {type(metric).__name__}")

@@ -228,6 +228,34 @@ def _check_callbacks(callbacks) -> list[Callback]:
     return cbs
 
 
+def _check_output_for_loss(model, loss: Loss) -> None:
+    """Refuse a final Softmax before CrossEntropyLoss or a final Sigmoid before
+    BCEWithLogitsLoss: those losses apply it themselves, so it would be applied twice and
+    training would stall far above the loss it can reach."""
+    from .activations import Sigmoid, Softmax
+    last = model
+    while getattr(last, "layers", None):
+        last = last.layers[-1]
+    if isinstance(last, Softmax) and isinstance(loss, CrossEntropyLoss):
+        raise ValueError(f"fit: the model ends in {last!r}, but {loss!r} takes logits and applies "
+                         "softmax itself, so softmax would be applied twice and training stalls. "
+                         "Remove the final Softmax layer (predict_proba(model, X) gives the "
+                         "probabilities)")
+    if isinstance(last, Sigmoid) and isinstance(loss, BCEWithLogitsLoss):
+        raise ValueError(f"fit: the model ends in {last!r}, but {loss!r} takes logits and applies "
+                         "the sigmoid itself, so it would be applied twice and training stalls. "
+                         "Remove the final Sigmoid layer, or keep it and use BCELoss, which takes "
+                         "probabilities")
+
+
+def _quiet_overflow() -> dict:
+    """``np.errstate`` arguments that silence overflow/invalid *warnings* (fit detects the
+    NaN/inf they produce and raises ``TrainingDiverged``); ``"raise"`` and other settings
+    chosen by the caller are kept."""
+    current = np.geterr()
+    return {k: "ignore" for k in ("over", "invalid") if current[k] in ("warn", "print")}
+
+
 def _metric_functions(metrics, loss: Loss) -> list[tuple[str, object]]:
     if isinstance(metrics, str) or callable(metrics):
         metrics = [metrics]
@@ -345,7 +373,8 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
         Instead of ``validation_data``: hold out ``round(N * validation_split)`` random rows
         (its own random stream); the rest, kept in their order, is the training set.
     metrics : names or functions
-        From ``minimlp.metrics.METRICS`` (``"accuracy"``, ``"mae"``, ``"mse"``) or
+        From ``minimlp.metrics.METRICS`` (``"accuracy"`` or its aliases ``"acc"``,
+        ``"binary_accuracy"``, which log as ``"accuracy"``; ``"mae"``, ``"mse"``) or
         ``f(Y, T) -> float``. A training metric is the sample-weighted mean of its per-batch
         values during the epoch, as is ``loss``: sum_b N_b L_b / N.
     callbacks : Callback objects
@@ -360,12 +389,17 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
         Epochs already done (to resume a run saved by ``ModelCheckpoint``).
 
     Returns the ``History``. Arguments are all checked before anything changes: a bad one
-    raises ``ValueError``/``TypeError`` naming it. If the loss or the parameters become NaN
-    or infinite, ``TrainingDiverged`` is raised after restoring finite parameters.
+    raises ``ValueError``/``TypeError`` naming it; so does a model ending in ``Softmax``
+    trained with ``CrossEntropyLoss`` or in ``Sigmoid`` with ``BCEWithLogitsLoss`` (those
+    losses take logits). If the loss or the parameters become NaN or infinite,
+    ``TrainingDiverged`` is raised after restoring finite parameters; numpy's overflow and
+    invalid-value ``RuntimeWarning``s are silenced during the epochs (the NaN/inf they make is
+    reported this way instead), while ``np.errstate(over="raise")`` and the like are kept.
     """
     # ---- check everything before touching the model ----
     _check_model(model, "fit")
     loss = get_loss(loss)
+    _check_output_for_loss(model, loss)
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit: optimizer must be a minimlp Optimizer such as "
                         f"mm.SGD(net.parameters(), lr=0.1), got {type(optimizer).__name__}")
@@ -462,6 +496,7 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
     take = np.take
     isfinite = math.isfinite
     perf_counter = time.perf_counter
+    quiet = _quiet_overflow()
 
     try:
         for cb in all_cbs:
@@ -479,53 +514,54 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
             stage = 0  # 1: in forward/loss/backward, 2: in optimizer.step (for error recovery)
             batch = 0
             try:
-                for batch, (s, e) in enumerate(bounds, 1):
-                    m = e - s
-                    if shuffle:
-                        idx = order[s:e]
-                        if m == bs:
-                            xb, tb = Xb, Tb
+                with np.errstate(**quiet):  # NaN/inf is detected below: no RuntimeWarning first
+                    for batch, (s, e) in enumerate(bounds, 1):
+                        m = e - s
+                        if shuffle:
+                            idx = order[s:e]
+                            if m == bs:
+                                xb, tb = Xb, Tb
+                            else:
+                                xb, tb = Xb[:m], Tb[:m]
+                            take(X, idx, axis=0, out=xb, mode="clip")
+                            take(T, idx, axis=0, out=tb, mode="clip")
                         else:
-                            xb, tb = Xb[:m], Tb[:m]
-                        take(X, idx, axis=0, out=xb, mode="clip")
-                        take(T, idx, axis=0, out=tb, mode="clip")
-                    else:
-                        xb, tb = X[s:e], T[s:e]
-                    for cb in begin_cbs:
-                        cb.on_batch_begin(batch)
-                    stage = 1
-                    Yp = forward(xb, True)
-                    value = loss_forward(Yp, tb)
-                    if not isfinite(value):
-                        raise _NonFinite(f"the loss became {value}")
-                    total += m * value
-                    if mfns:
-                        mvals = [f(Yp, tb) for _, f in mfns]
-                        for j, v in enumerate(mvals):
-                            sums[j] += m * v
-                    backward(loss_backward())
-                    stage = 2
-                    step()
-                    stage = 0
-                    if end_cbs:
-                        blogs = {"size": m, "loss": value}
+                            xb, tb = X[s:e], T[s:e]
+                        for cb in begin_cbs:
+                            cb.on_batch_begin(batch)
+                        stage = 1
+                        Yp = forward(xb, True)
+                        value = loss_forward(Yp, tb)
+                        if not isfinite(value):
+                            raise _NonFinite(f"the loss became {value}")
+                        total += m * value
                         if mfns:
-                            blogs.update(zip(names, mvals))
-                        for cb in end_cbs:
-                            cb.on_batch_end(batch, blogs)
-                stage = 3
-                for a in state:
-                    if not np.isfinite(a).all():
-                        raise _NonFinite("a parameter or buffer became NaN or inf")
-                logs = {"loss": total / N}
-                logs.update((name, sm / N) for name, sm in zip(names, sums))
-                if validating:
-                    stage = 4
-                    vlogs = _evaluate_arrays(model, X_val, T_val, loss, mfns, val_chunk)
-                    if not isfinite(vlogs["loss"]):
-                        raise _NonFinite(f"the validation loss became {vlogs['loss']}")
-                    logs.update((f"val_{k}", v) for k, v in vlogs.items())
-                stage = 0
+                            mvals = [f(Yp, tb) for _, f in mfns]
+                            for j, v in enumerate(mvals):
+                                sums[j] += m * v
+                        backward(loss_backward())
+                        stage = 2
+                        step()
+                        stage = 0
+                        if end_cbs:
+                            blogs = {"size": m, "loss": value}
+                            if mfns:
+                                blogs.update(zip(names, mvals))
+                            for cb in end_cbs:
+                                cb.on_batch_end(batch, blogs)
+                    stage = 3
+                    for a in state:
+                        if not np.isfinite(a).all():
+                            raise _NonFinite("a parameter or buffer became NaN or inf")
+                    logs = {"loss": total / N}
+                    logs.update((name, sm / N) for name, sm in zip(names, sums))
+                    if validating:
+                        stage = 4
+                        vlogs = _evaluate_arrays(model, X_val, T_val, loss, mfns, val_chunk)
+                        if not isfinite(vlogs["loss"]):
+                            raise _NonFinite(f"the validation loss became {vlogs['loss']}")
+                        logs.update((f"val_{k}", v) for k, v in vlogs.items())
+                    stage = 0
             except (_NonFinite, FloatingPointError) as exc:
                 if stage == 0:  # raised by a callback, not by the arithmetic
                     raise

@@ -314,3 +314,45 @@ def test_best_weights_include_layer_buffers():
     for k, v in bn.buffers().items():
         np.testing.assert_array_equal(v, stats.at[2][k])
         assert not np.array_equal(v, stats.at[3][k])
+
+
+# -- checks made when training begins ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name,match", [
+    ("x-{val_loss:.2f}.npz", r"field \{val_loss\}.*pass validation_data or validation_split"),
+    ("nodir/x.npz", r"the folder '[^']*nodir' of path '[^']*nodir/x\.npz' does not exist"),
+])
+def test_checkpoint_path_is_checked_before_any_training(tmp_path, name, match):
+    X, Y = data()
+    net = mlp()
+    before = [p.value.copy() for p in net.parameters()]
+    ck = mm.ModelCheckpoint(str(tmp_path / name))
+    with pytest.raises(ValueError, match=match):
+        net.fit(X, Y, loss="ce", optimizer=mm.SGD(net.parameters(), lr=0.1), epochs=2,
+                callbacks=[ck], verbose=0)
+    for b, p in zip(before, net.parameters()):
+        np.testing.assert_array_equal(b, p.value)
+    assert list(tmp_path.iterdir()) == []          # nothing written, no folder created
+
+
+def test_checkpoint_path_with_validation_fields_and_an_existing_folder_works(tmp_path):
+    X, Y = data()
+    net = mlp()
+    (tmp_path / "runs").mkdir()
+    ck = mm.ModelCheckpoint(tmp_path / "runs" / "x-{epoch}-{val_accuracy:.2f}.npz")
+    h = net.fit(X, Y, loss="ce", optimizer=mm.SGD(net.parameters(), lr=0.1), epochs=2,
+                validation_split=0.25, metrics=["acc"], callbacks=[ck], verbose=0, seed=0)
+    names = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert names == [f"x-{e}-{a:.2f}.npz" for e, a in zip((1, 2), h["val_accuracy"])]
+
+
+def test_monitor_suggests_the_logged_name():
+    X, Y = data()
+    net = mlp()
+    for monitor, guess in [("val_acc", "val_accuracy"), ("val_los", "val_loss"), ("acc", "accuracy")]:
+        with pytest.raises(ValueError) as info:
+            net.fit(X, Y, loss="ce", optimizer=mm.SGD(net.parameters(), lr=0.1), epochs=1,
+                    metrics=["accuracy"], validation_split=0.25, verbose=0,
+                    callbacks=[mm.EarlyStopping(monitor=monitor)])
+        assert f"did you mean {guess!r}?" in str(info.value)
+        assert "validation_split" not in str(info.value)   # validation is there already

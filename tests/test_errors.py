@@ -284,7 +284,7 @@ CATALOGUE = [
      ValueError, r"fit: layer 1 \(BatchNorm1d\(4\)\) needs at least 2 samples per training batch, "
                  r"but batch_size=2 on 5 training rows leaves a batch of 1"),
     ("fit-unknown-metric", lambda c, t: _fit(c, metrics=["accuracyy"]),
-     ValueError, r"fit: unknown metric 'accuracyy'; allowed: accuracy, mae, mse"),
+     ValueError, r"fit: unknown metric 'accuracyy'; allowed: accuracy \(or acc, binary_accuracy\), mae, mse"),
     ("fit-validation-data-wrong-width", lambda c, t: _fit(c, validation_data=(np.ones((2, 4)), np.array([0, 1]))),
      ValueError, r"validation_data X: layer 0 \(Dense\(3, 4\)\) expects input of shape \(N, 3\), got \(2, 4\)"),
     ("fit-validation-data-bad-labels", lambda c, t: _fit(c, validation_data=(np.ones((2, 3)), np.array([0, 5]))),
@@ -299,6 +299,27 @@ CATALOGUE = [
      TypeError, r"fit: optimizer must be a minimlp Optimizer.*got type"),
     ("fit-both-validations", lambda c, t: _fit(c, validation_split=0.2, validation_data=(c.X, c.labels)),
      ValueError, r"fit: pass validation_data or validation_split, not both"),
+    ("fit-softmax-before-cross-entropy", lambda c, t: _fit(c, model=mm.Sequential(*c.net.layers, mm.Softmax())),
+     ValueError, r"fit: the model ends in Softmax\(\), but CrossEntropyLoss\(\) takes logits.*applied twice.*"
+                 r"Remove the final Softmax layer"),
+    ("fit-sigmoid-before-bce-with-logits", lambda c, t: _fit(
+        c, model=mm.Sequential(*c.net1.layers, mm.Sigmoid()), optimizer=c.opt1, loss="bce_with_logits",
+        Y=c.labels.reshape(-1, 1).astype(float)),
+     ValueError, r"fit: the model ends in Sigmoid\(\), but BCEWithLogitsLoss\(\) takes logits.*"
+                 r"Remove the final Sigmoid layer, or keep it and use BCELoss"),
+    ("fit-monitor-alias", lambda c, t: _fit(c, metrics=["acc"], validation_data=(c.X, c.labels),
+                                            callbacks=[mm.EarlyStopping(monitor="val_acc")]),
+     ValueError, r"EarlyStopping: monitor 'val_acc' is not among the logged values "
+                 r"\['loss', 'accuracy', 'val_loss', 'val_accuracy'\] \(did you mean 'val_accuracy'\?\)$"),
+    ("checkpoint-field-not-logged", lambda c, t: _fit(c, callbacks=[mm.ModelCheckpoint(str(t / "x-{val_loss:.2f}.npz"))]),
+     ValueError, r"ModelCheckpoint: path '.*x-\{val_loss:\.2f\}\.npz' has the field \{val_loss\}.*"
+                 r"\['epoch', 'loss'\].*pass validation_data or validation_split"),
+    ("checkpoint-misspelled-field", lambda c, t: _fit(c, callbacks=[mm.ModelCheckpoint(str(t / "x-{epcoh}.npz"))]),
+     ValueError, r"ModelCheckpoint: .* has the field \{epcoh\}.*\(did you mean 'epoch'\?\)"),
+    ("checkpoint-bad-format-spec", lambda c, t: _fit(c, callbacks=[mm.ModelCheckpoint(str(t / "x-{loss:03d}.npz"))]),
+     ValueError, r"ModelCheckpoint: path .* cannot be formatted .*format code 'd'"),
+    ("checkpoint-missing-folder", lambda c, t: _fit(c, callbacks=[mm.ModelCheckpoint(t / "nodir" / "x.npz")]),
+     ValueError, r"ModelCheckpoint: the folder '[^']*nodir' of path '[^']*nodir/x\.npz' does not exist; create it first"),
 
     # -- names in configurations and on the command line ----------------------------------------
     ("config-unknown-activation", lambda c, t: _config().get_activation("relu6"),
@@ -309,6 +330,8 @@ CATALOGUE = [
      ValueError, r"unknown optimizer 'adamm'.*allowed:"),
 
     # -- files ---------------------------------------------------------------------------------
+    ("save-missing-folder", lambda c, t: mm.save(c.net, t / "nodir" / "m.npz"),
+     FileNotFoundError, r"^save: cannot write '[^']*nodir/m\.npz': the folder '[^']*nodir' does not exist"),
     ("load-not-a-model", lambda c, t: _load_bytes(t, b"epoch,loss\n1,0.5\n", "m.csv"),
      ValueError, r"load: .*m\.csv.* is not a minimlp model file"),
     ("load-npz-without-header", lambda c, t: _load_bytes(t, _save_model(c.net, __minimlp__=None)),

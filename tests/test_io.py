@@ -15,13 +15,16 @@ from minimlp.layer import Layer
 from minimlp.tutorial import tutorial_network, weight_parameters
 
 
-def make_net(dtype=np.float64, seed=0):
+def make_net(dtype=np.float64, seed=0, logits=False):
+    """A net of many layer kinds; ``logits=True`` leaves out the final Softmax (for training
+    with CrossEntropyLoss, which applies softmax itself; fit refuses the pair)."""
     return mm.Sequential(
         mm.Dense(3, 8, rng=seed, dtype=dtype), mm.LeakyReLU(0.2),
         mm.Dense(8, 6, bias=False, rng=seed + 1, dtype=dtype), mm.Tanh(),
         mm.Dense(6, 5, init="pytorch", rng=seed + 2, dtype=dtype), mm.Sigmoid(),
         mm.Dense(5, 4, rng=seed + 3, dtype=dtype), mm.ReLU(),
-        mm.Dense(4, 3, rng=seed + 4, dtype=dtype), mm.Identity(), mm.Softmax(),
+        mm.Dense(4, 3, rng=seed + 4, dtype=dtype), mm.Identity(),
+        *([] if logits else [mm.Softmax()]),
     )
 
 
@@ -402,10 +405,10 @@ def test_a_corrupted_byte_is_refused(tmp_path, saved):
 def test_fit_resumed_from_a_saved_file_equals_an_uninterrupted_fit(tmp_path, opt_name):
     X, labels = data(n=50, seed=3)
     kwargs = dict(loss=mm.CrossEntropyLoss(), batch_size=8, seed=5, verbose=0, validation_split=0.2)
-    straight = make_net()
+    straight = make_net(logits=True)
     straight.fit(X, labels, optimizer=OPTIMIZERS[opt_name](straight.parameters()), epochs=4, **kwargs)
 
-    first = make_net()
+    first = make_net(logits=True)
     opt = OPTIMIZERS[opt_name](first.parameters())
     first.fit(X, labels, optimizer=opt, epochs=2, **kwargs)
     mm.save(first, tmp_path / "ckpt.npz", optimizer=opt)

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -227,7 +228,7 @@ BAD = [
     (dict(validation_data=(X0, Y0[:5])), ValueError, "validation_data"),
     (dict(validation_data=X0), TypeError, "validation_data"),
     (dict(validation_data=(X0, Y0), validation_split=0.2), ValueError, "not both"),
-    (dict(metrics=["accuracy", "f1"]), ValueError, "allowed: accuracy, mae, mse"),
+    (dict(metrics=["accuracy", "f1"]), ValueError, r"allowed: accuracy \(or acc, binary_accuracy\), mae, mse"),
     (dict(metrics=[3]), TypeError, "metric"),
     (dict(loss="hinge"), ValueError, "allowed: mse"),
     (dict(loss=mm.Dense), TypeError, "loss"),
@@ -456,3 +457,65 @@ def test_progress_bar_writes_a_bar_per_epoch():
             callbacks=[ProgressBar(file=out)], verbose=0)
     text = out.getvalue()
     assert "epoch 1/2" in text and "epoch 2/2" in text and "4/4" in text and "loss" in text
+
+
+# -- metric aliases ---------------------------------------------------------------------------------
+
+def test_metric_aliases_log_as_accuracy_and_configs_accept_them():
+    from minimlp.config import get_metrics
+    X, Y = data(N=20)
+    for alias in ("acc", "ACC", "binary_accuracy"):
+        net = mlp()
+        h = net.fit(X, Y, loss="ce", optimizer=mm.SGD(net.parameters(), lr=0.1), epochs=1,
+                    metrics=[alias], validation_split=0.25, verbose=0, seed=0)
+        assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "time"}
+    assert get_metrics(["acc", "binary_accuracy", "mae"], "classification") == ["acc", "binary_accuracy", "mae"]
+
+
+# -- an output activation the loss applies itself ---------------------------------------------------
+
+def test_final_softmax_with_cross_entropy_is_refused_before_training():
+    """CrossEntropyLoss applies softmax to its input itself: a final Softmax layer would make
+    it softmax(softmax(Z)), whose loss cannot go below log(1 + (C-1)/e) for C classes."""
+    X, Y = data(N=20)
+    net = mm.Sequential(*mlp().layers, mm.Softmax())
+    before = weights(net)
+    with pytest.raises(ValueError, match=r"ends in Softmax\(\).*Remove the final Softmax layer"):
+        net.fit(X, Y, loss=mm.CrossEntropyLoss(), optimizer=mm.SGD(net.parameters(), lr=0.1),
+                epochs=2, verbose=0)
+    for b, p in zip(before, net.parameters()):
+        np.testing.assert_array_equal(b, p.value)
+    # a Softmax elsewhere, and a final Sigmoid with BCELoss (probabilities), are fine
+    ok = mm.Sequential(mm.Dense(2, 3, rng=0), mm.Softmax(), mm.Dense(3, 3, rng=1))
+    ok.fit(X, Y, loss="ce", optimizer=mm.SGD(ok.parameters(), lr=0.1), epochs=1, verbose=0)
+    probs = mm.Sequential(mm.Dense(2, 1, rng=0), mm.Sigmoid())
+    probs.fit(X, (Y == 1).astype(float).reshape(-1, 1), loss=mm.BCELoss(),
+              optimizer=mm.SGD(probs.parameters(), lr=0.1), epochs=1, verbose=0)
+
+
+def test_final_sigmoid_with_bce_with_logits_is_refused_also_when_nested():
+    X, Y = data(N=20)
+    net = mm.Sequential(mm.Dense(2, 4, rng=0), mm.Sequential(mm.Dense(4, 1, rng=1), mm.Sigmoid()))
+    with pytest.raises(ValueError, match=r"ends in Sigmoid\(\).*BCEWithLogitsLoss.*use BCELoss"):
+        net.fit(X, (Y == 1).astype(float).reshape(-1, 1), loss="bce_with_logits",
+                optimizer=mm.SGD(net.parameters(), lr=0.1), epochs=1, verbose=0)
+
+
+# -- divergence under numpy's default error settings --------------------------------------------------
+
+def test_divergence_under_default_numpy_settings_emits_no_runtime_warning():
+    """With numpy's defaults (warn on overflow/invalid) the user sees TrainingDiverged, not a
+    RuntimeWarning about an overflow in matmul first; "raise" (this suite's setting) is kept."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 4))
+    T = X @ rng.standard_normal((4, 2)) * 100
+    for setting in ("warn", "raise"):
+        net = mm.Sequential(mm.Dense(4, 16, rng=0), mm.ReLU(), mm.Dense(16, 2, rng=1))
+        with np.errstate(over=setting, invalid=setting, divide=setting), warnings.catch_warnings():
+            warnings.simplefilter("error")          # any warning would fail the fit
+            with pytest.raises(TrainingDiverged) as info:
+                net.fit(X, T, loss="mse", optimizer=mm.SGD(net.parameters(), lr=1e3), epochs=30,
+                        batch_size=16, verbose=0, seed=0)
+            assert np.geterr()["over"] == setting   # fit leaves the caller's settings alone
+        assert "training diverged at epoch" in str(info.value)
+        assert all(np.isfinite(p.value).all() for p in net.parameters())
