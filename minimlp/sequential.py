@@ -41,12 +41,13 @@ class Sequential(Layer):
                 raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a minimlp "
                                 "Layer (did you forget the parentheses, e.g. ReLU()?)")
         first = {}
-        for i, layer in enumerate(layers):
-            j = first.setdefault(id(layer), i)
-            if j != i:
-                # A layer keeps one cache: used twice, backward would silently use the wrong one.
-                raise ValueError(f"Sequential: layer {i} ({layer!r}) is the same object as layer "
-                                 f"{j}; a layer can appear only once (create a new {type(layer).__name__})")
+        for path, layer in _walk(layers):
+            seen = first.setdefault(id(layer), path)
+            if seen != path:
+                # A layer keeps one cache: used twice, backward would silently use the wrong one
+                # (nested Sequentials included).
+                raise ValueError(f"Sequential: layer {path} ({layer!r}) is the same object as layer "
+                                 f"{seen}; a layer can appear only once (create a new {type(layer).__name__})")
         self._layers = list(layers)
         # Widths must chain: layer i's output width is layer i+1's input width.
         width = None
@@ -75,15 +76,15 @@ class Sequential(Layer):
         # and those whose forward may overwrite its input: a Dense output no one else reads.
         # (A subclass that overrides forward/backward without the keyword opts out.)
         takes = lambda method, name: name in inspect.signature(method).parameters
-        self._in_place = [getattr(layer, "_backward_in_place", False)
+        self._in_place = [_own_flag(layer, "_backward_in_place", "_backward")
                           and takes(layer.backward, "overwrite_dY") for layer in self._layers]
         self._in_place_fwd = [i > 0 and isinstance(self._layers[i - 1], Dense)
-                              and getattr(layer, "_forward_in_place", False)
+                              and _own_flag(layer, "_forward_in_place", "_forward")
                               and takes(layer.forward, "overwrite_X")
                               for i, layer in enumerate(self._layers)]
         # A Dense layer after a ReLU may write dX over its cached input (the ReLU's output).
         self._dX_over_input = [i > 0 and isinstance(layer, Dense)
-                               and getattr(self._layers[i - 1], "_output_free_after_forward", False)
+                               and _own_flag(self._layers[i - 1], "_output_free_after_forward", "_backward")
                                and takes(layer.backward, "overwrite_X")
                                for i, layer in enumerate(self._layers)]
         self._out_shape = None
@@ -269,6 +270,23 @@ def _name_the_layer(error: Exception, layers: list) -> Exception | None:
         return type(error)(f"Sequential: layer {i}: {error}")
     except Exception:   # an exception class with a different constructor: keep the original
         return None
+
+
+def _walk(layers, prefix: str = ""):
+    """``(path, layer)`` for every layer, descending into nested Sequentials (``"2.0"``)."""
+    for i, layer in enumerate(layers):
+        yield f"{prefix}{i}", layer
+        if isinstance(layer, Sequential):
+            yield from _walk(layer, f"{prefix}{i}.")
+
+
+def _own_flag(layer: Layer, name: str, method: str) -> bool:
+    """An in-place flag counts only where it is set by the class that defines ``method`` (or
+    a subclass of it): a user's subclass that overrides ``method`` (say a ReLU whose backward
+    reads its output) must opt in again, never inherit a promise made about other code."""
+    mro = type(layer).__mro__
+    where = lambda attr: next((i for i, c in enumerate(mro) if attr in c.__dict__), len(mro))
+    return bool(getattr(layer, name, False)) and where(name) <= where(method)
 
 
 def _takes_need_input_grad(layer: Layer) -> bool:

@@ -219,3 +219,40 @@ def test_second_backward_gives_the_same_gradients():
         np.testing.assert_array_equal(dX1, dX2)
         for a, p in zip(g1, net.parameters()):
             np.testing.assert_array_equal(a, p.grad)
+
+
+def test_a_layer_repeated_inside_a_nested_sequential_is_refused():
+    relu = mm.ReLU()
+    with pytest.raises(ValueError, match=r"layer 2\.1 \(ReLU\(\)\) is the same object as layer 1"):
+        mm.Sequential(mm.Dense(2, 2), relu, mm.Sequential(mm.Dense(2, 2), relu))
+    inner = mm.Sequential(mm.Dense(2, 2), mm.ReLU())
+    with pytest.raises(ValueError, match="same object"):
+        mm.Sequential(inner, inner)
+
+
+def test_a_subclass_that_overrides_backward_does_not_inherit_the_in_place_promise():
+    class ReadsItsOutput(mm.ReLU):
+        """dX = dY * [Y > 0] computed from the output: wrong if the output was overwritten."""
+        def _forward(self, X, Y, keep):
+            Y = super()._forward(X, Y, keep)
+            self._Y_seen = Y
+            return Y
+
+        def _backward(self, dY, dX):
+            return np.multiply(dY, self._Y_seen > 0, out=dX)
+
+    rng = np.random.default_rng(0)
+    X, T = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    grads = []
+    for hot in (False, True):
+        net = mm.Sequential(mm.Dense(3, 4, rng=1), ReadsItsOutput(), mm.Dense(4, 2, rng=2))
+        loss = mm.MSELoss()
+        if hot:
+            loss._forward(net._forward(X, True), T)
+            net._backward(loss._backward())
+        else:
+            loss.forward(net.forward(X), T)
+            net.backward(loss.backward())
+        grads.append([p.grad.copy() for p in net.parameters()])
+    for public, hot in zip(*grads):
+        np.testing.assert_array_equal(hot, public)
