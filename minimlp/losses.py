@@ -283,17 +283,15 @@ class BCELoss(Loss):
     LOG_MIN = -100.0
     EPS = 1e-12
 
-    def forward(self, Y, T) -> float:
-        Y = self._check_Y(Y)
-        if Y.min() < 0 or Y.max() > 1:
-            raise ValueError(f"{self!r}: predictions must be probabilities in [0, 1], got "
-                             f"values in [{Y.min()}, {Y.max()}] (for logits use BCEWithLogitsLoss)")
-        return self._forward(Y, self.check_targets(T, Y.shape, Y.dtype))
-
     def check_targets(self, T, shape, dtype):
         return _in_unit_interval(self, "targets", super().check_targets(T, shape, dtype))
 
     def _forward(self, P, T):
+        # Checked here, not only in forward: fit's unchecked path must refuse logits too,
+        # or a model without a final Sigmoid trains on nonsense gradients.
+        if P.min() < 0 or P.max() > 1:
+            raise ValueError(f"{self!r}: predictions must be probabilities in [0, 1], got values "
+                             f"in [{P.min()}, {P.max()}] (for logits use BCEWithLogitsLoss)")
         self._Y, self._T = P, T
         tiny = np.finfo(P.dtype).tiny           # log(0) would raise; log(tiny) is clamped anyway
         logp = np.log(np.maximum(P, tiny))

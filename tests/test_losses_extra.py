@@ -122,3 +122,15 @@ def test_bad_arguments():
         mm.BCELoss().forward(P, T)
     assert repr(mm.L1Loss(reduction="sum")) == "L1Loss(reduction='sum')"
     assert repr(mm.HuberLoss(0.5)) == "HuberLoss(delta=0.5)"
+
+
+def test_bce_on_probabilities_refuses_logits_inside_fit_too():
+    """fit calls the unchecked _forward: a model without a final Sigmoid must still be refused."""
+    rng = np.random.default_rng(0)
+    X, T = rng.standard_normal((20, 3)), (rng.random((20, 1)) > 0.5).astype(float)
+    net = mm.Sequential(mm.Dense(3, 1, rng=0))             # logits, no Sigmoid
+    opt = mm.SGD(net.parameters(), lr=0.1)
+    W0 = net[0].W.copy()
+    with pytest.raises(ValueError, match=r"predictions must be probabilities in \[0, 1\]"):
+        net.fit(X, T, loss=mm.BCELoss(), optimizer=opt, epochs=1, batch_size=20, verbose=0)
+    np.testing.assert_array_equal(net[0].W, W0)
