@@ -106,10 +106,25 @@ class Optimizer:
             state[name] = [a.copy() for a in getattr(self, name)]
         return state
 
+    #: Hyperparameters that a loaded state may change; the others shape the state and the
+    #: update rule chosen in the constructor, so they must already match.
+    _settable = ("lr", "clip_norm")
+
     def load_state_dict(self, state: dict) -> None:
-        """Restore what ``state_dict`` returned (same parameter shapes, in the same order)."""
-        if state.get("type") != type(self).__name__:
-            raise ValueError(f"{type(self).__name__}: state is for {state.get('type')!r}")
+        """Restore what ``state_dict`` returned (same parameter shapes, in the same order).
+
+        ``lr`` and ``clip_norm`` are taken from the state; every other hyperparameter must
+        equal this optimizer's own (build it with the same arguments), or ValueError.
+        """
+        name = type(self).__name__
+        if state.get("type") != name:
+            raise ValueError(f"{name}: state is for {state.get('type')!r}")
+        mine = self.hyperparameters()
+        for k, v in state.get("hyper", {}).items():
+            same = (tuple(v) == tuple(mine.get(k))) if isinstance(v, (list, tuple)) else v == mine.get(k)
+            if k not in self._settable and not same:
+                raise ValueError(f"{name}: the state was saved with {k}={v!r}, this optimizer has "
+                                 f"{k}={mine.get(k)!r}; build it with {k}={v!r} to load this state")
         for name in self._state_names:
             arrays = state[name]
             mine = getattr(self, name)
@@ -119,8 +134,9 @@ class Optimizer:
             for dst, src in zip(getattr(self, name), state[name]):
                 dst[...] = src
         self.steps = int(state["steps"])
-        for k, v in state.get("hyper", {}).items():
-            setattr(self, k, v)
+        for k in self._settable:
+            if k in state.get("hyper", {}):
+                setattr(self, k, state["hyper"][k])
 
     def hyperparameters(self) -> dict:
         return {"lr": self.lr}

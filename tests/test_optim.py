@@ -214,3 +214,16 @@ def test_state_dict_round_trip_resumes_identically():
     got_a, got_b = run(opt_a, a, steps=2), run(opt_b, b, steps=2)
     for x, y in zip(got_a[-1], got_b[-1]):
         np.testing.assert_array_equal(x, y)
+
+
+def test_loading_state_saved_with_other_structural_hyperparameters_is_refused():
+    """momentum/nesterov/weight_decay shape the state and the update chosen in __init__:
+    a state saved with other values must not be half-applied."""
+    p = mm.Parameter(np.ones(3), "W")
+    saved = mm.SGD([p], lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.5).state_dict()
+    plain = mm.SGD([p], lr=0.1)
+    with pytest.raises(ValueError, match=r"saved with momentum=0\.9.*build it with momentum=0\.9"):
+        plain.load_state_dict(saved)
+    same = mm.SGD([p], lr=0.2, momentum=0.9, nesterov=True, weight_decay=0.5)
+    same.load_state_dict(saved)          # lr is taken from the state
+    assert same.lr == 0.1
