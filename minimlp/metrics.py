@@ -49,8 +49,16 @@ def accuracy(Y: Array, T: Array, *, threshold: float = 0.5) -> float:
     return np.count_nonzero(pred == true) / N
 
 
+def _same_shape(name: str, Y: Array, T: Array) -> None:
+    # Never broadcast: (N, C) - (N,) would silently give a number when N == C.
+    if Y.shape != T.shape:
+        raise ValueError(f"metric {name!r}: targets must have the shape of the predictions "
+                         f"{Y.shape}, got {T.shape} (for class labels use 'accuracy')")
+
+
 def mae(Y: Array, T: Array) -> float:
     """Mean absolute error over all elements: ``1/(N D) sum |Y - T|``. Shapes ``Y, T (N, D)``."""
+    _same_shape("mae", Y, T)
     D = np.subtract(Y, T)
     np.abs(D, out=D)
     return float(D.sum()) / D.size
@@ -58,8 +66,9 @@ def mae(Y: Array, T: Array) -> float:
 
 def mse(Y: Array, T: Array) -> float:
     """Mean squared error over all elements: ``1/(N D) sum (Y - T)^2``. Shapes ``Y, T (N, D)``."""
-    D = np.subtract(Y, T).reshape(-1)
-    return float(np.dot(D, D)) / D.size
+    _same_shape("mse", Y, T)
+    D = np.subtract(Y, T)
+    return float(np.vdot(D, D)) / D.size
 
 
 #: Other accepted names of metrics: alias -> the name the metric logs under.

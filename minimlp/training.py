@@ -268,10 +268,16 @@ def _metric_functions(metrics, loss: Loss) -> list[tuple[str, object]]:
 
 # -- evaluation ---------------------------------------------------------------------------
 
+def _sums(loss) -> bool:
+    """True for a loss with ``reduction="sum"``: batch values add up instead of averaging."""
+    return getattr(loss, "reduction", "mean") == "sum"
+
+
 def _evaluate_arrays(model, X: Array, T: Array, loss: Loss | None, mfns, chunk: int | None) -> dict:
     """Sample-weighted means of the loss and metrics over chunks of rows (eval mode)."""
     N = X.shape[0]
     chunk = N if chunk is None else chunk
+    summed = _sums(loss)
     total = 0.0
     sums = [0.0] * len(mfns)
     for s in range(0, N, chunk):
@@ -279,10 +285,10 @@ def _evaluate_arrays(model, X: Array, T: Array, loss: Loss | None, mfns, chunk: 
         m = Xc.shape[0]
         Yp = model._forward(Xc, False)
         if loss is not None:
-            total += m * loss._forward(Yp, Tc)
+            total += (1 if summed else m) * loss._forward(Yp, Tc)
         for j, (_, f) in enumerate(mfns):
             sums[j] += m * f(Yp, Tc)
-    out = {"loss": total / N} if loss is not None else {}
+    out = {"loss": total if summed else total / N} if loss is not None else {}
     out.update((name, s / N) for (name, _), s in zip(mfns, sums))
     return out
 
@@ -291,7 +297,8 @@ def evaluate(model, X, Y, *, loss=None, metrics=(), batch_size: int | None = Non
     """Loss and metrics of ``model`` on ``X`` (N, D_in) and targets ``Y``, in eval mode.
 
     Returns ``{"loss": L, "<metric>": m, ...}`` (``"loss"`` only when ``loss`` is given), each
-    the mean over all N samples (batches combined with weights N_b / N). ``batch_size``
+    the mean over all N samples (batches combined with weights N_b / N; a loss with
+    ``reduction="sum"`` reports its sum over all samples instead). ``batch_size``
     bounds memory by evaluating in chunks (``None``: all rows at once). Changes no state.
     """
     _check_model(model, "evaluate")
@@ -376,7 +383,8 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
         From ``minimlp.metrics.METRICS`` (``"accuracy"`` or its aliases ``"acc"``,
         ``"binary_accuracy"``, which log as ``"accuracy"``; ``"mae"``, ``"mse"``) or
         ``f(Y, T) -> float``. A training metric is the sample-weighted mean of its per-batch
-        values during the epoch, as is ``loss``: sum_b N_b L_b / N.
+        values during the epoch, as is ``loss``: sum_b N_b L_b / N (with ``reduction="sum"``
+        the loss is summed instead: sum_b L_b, whatever the batch size).
     callbacks : Callback objects
         See ``minimlp.callbacks`` for the hooks and when they run.
     seed : int, SeedSequence, Generator or None
@@ -497,6 +505,7 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
     isfinite = math.isfinite
     perf_counter = time.perf_counter
     quiet = _quiet_overflow()
+    summed = _sums(loss)
 
     try:
         for cb in all_cbs:
@@ -534,7 +543,7 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
                         value = loss_forward(Yp, tb)
                         if not isfinite(value):
                             raise _NonFinite(f"the loss became {value}")
-                        total += m * value
+                        total += (1 if summed else m) * value
                         if mfns:
                             mvals = [f(Yp, tb) for _, f in mfns]
                             for j, v in enumerate(mvals):
@@ -553,7 +562,7 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
                     for a in state:
                         if not np.isfinite(a).all():
                             raise _NonFinite("a parameter or buffer became NaN or inf")
-                    logs = {"loss": total / N}
+                    logs = {"loss": total if summed else total / N}
                     logs.update((name, sm / N) for name, sm in zip(names, sums))
                     if validating:
                         stage = 4

@@ -519,3 +519,32 @@ def test_divergence_under_default_numpy_settings_emits_no_runtime_warning():
             assert np.geterr()["over"] == setting   # fit leaves the caller's settings alone
         assert "training diverged at epoch" in str(info.value)
         assert all(np.isfinite(p.value).all() for p in net.parameters())
+
+
+def test_a_summed_loss_is_reported_independently_of_the_batch_size():
+    """reduction="sum": the epoch and evaluation loss is the sum over all samples, the same
+    number however the rows are batched (a mean weighting would scale it with the batch)."""
+    rng = np.random.default_rng(0)
+    X, T = rng.standard_normal((50, 3)), rng.standard_normal((50, 2))
+    net = mm.Sequential(mm.Dense(3, 2, rng=0))
+    expected = float(((net.predict(X) - T) ** 2).sum())          # by hand
+    for bs in (None, 50, 10, 7, 1):
+        got = net.evaluate(X, T, loss=mm.MSELoss(reduction="sum"), batch_size=bs)["loss"]
+        assert got == pytest.approx(expected, rel=1e-12)
+    opt = mm.SGD(net.parameters(), lr=0.0)                          # lr 0: the weights stay
+    for bs in (50, 7):
+        h = net.fit(X, T, loss=mm.MSELoss(reduction="sum"), optimizer=opt, epochs=1,
+                    batch_size=bs, shuffle=False, verbose=0)
+        assert h.history["loss"][0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_regression_metric_with_class_labels_never_broadcasts():
+    """(N, C) predictions against (N,) labels would broadcast to (N, N) - silently when N == C."""
+    rng = np.random.default_rng(0)
+    X, labels = rng.standard_normal((3, 2)), np.array([0, 1, 2])
+    net = mm.Sequential(mm.Dense(2, 3, rng=0))
+    opt = mm.SGD(net.parameters(), lr=0.1)
+    W0 = net[0].W.copy()
+    with pytest.raises(ValueError, match=r"metric 'mae': targets must have the shape of the predictions \(3, 3\), got \(3,\)"):
+        net.fit(X, labels, loss=mm.CrossEntropyLoss(), optimizer=opt, epochs=1, metrics=["mae"], verbose=0)
+    np.testing.assert_array_equal(net[0].W, W0)
