@@ -30,6 +30,7 @@ import numpy as np
 from ._checks import check_real, check_size
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .callbacks import Callback
+from .sequential import Sequential, _walk
 
 
 class HealthMonitor(Callback):
@@ -68,16 +69,18 @@ class HealthMonitor(Callback):
 
     # -- set-up --------------------------------------------------------------------------
     def on_train_begin(self, logs) -> None:
-        layers = list(self.model) if hasattr(self.model, "__iter__") else [self.model]
+        # Every leaf layer, nested Sequentials included, named by its path ("2.0").
+        top = self.model if isinstance(self.model, Sequential) else [self.model]
+        layers = [(path, l) for path, l in _walk(top) if not isinstance(l, Sequential)]
         self._params = []        # (key prefix, Parameter, tracks the update ratio)
-        for i, layer in enumerate(layers):
+        for i, layer in layers:
             for p in layer.parameters():
                 self._params.append((f"health/{i}.{p.name}", p, p.value.ndim >= 2))
         self._before = {id(p): np.empty_like(p.value) for _, p, ratio in self._params if ratio}
-        self._relus = [(f"health/{i}.{type(l).__name__}", l) for i, l in enumerate(layers)
+        self._relus = [(f"health/{i}.{type(l).__name__}", l) for i, l in layers
                        if isinstance(l, (ReLU, LeakyReLU))]
         self._squash = [(f"health/{i}.{type(l).__name__}", l, isinstance(l, Sigmoid))
-                        for i, l in enumerate(layers) if isinstance(l, (Sigmoid, Tanh))]
+                        for i, l in layers if isinstance(l, (Sigmoid, Tanh))]
 
     def on_epoch_begin(self, epoch) -> None:
         self._n = 0
@@ -99,9 +102,12 @@ class HealthMonitor(Callback):
         if not self._measure:
             return
         self._n += 1
+        # Clipping shrank the optimizer's gradients in place: report what backward wrote.
+        unclip = 1.0 / getattr(self.optimizer, "grad_scale", 1.0)
+        clipped = {id(p) for p in getattr(self.optimizer, "params", ())}
         for key, p, ratio in self._params:
             g = p.grad.reshape(-1)
-            self._grad[key] += float(np.sqrt(np.dot(g, g)))
+            self._grad[key] += float(np.sqrt(np.dot(g, g))) * (unclip if id(p) in clipped else 1.0)
             if ratio:
                 before = self._before[id(p)]
                 flat = before.reshape(-1)

@@ -73,11 +73,19 @@ class Optimizer:
 
     def step(self) -> None:
         """Update every parameter in place from its ``grad``."""
-        if self._clip_norm is not None:
-            clip_grad_norm(self.params, self._clip_norm)
+        self._clip()
         self.steps += 1
         for i, p in enumerate(self.params):
             self._update(i, p)
+
+    #: The factor the last ``step`` multiplied the gradients by when clipping (1.0 if not):
+    #: ``grad / grad_scale`` is the gradient backward wrote (HealthMonitor reports that).
+    grad_scale = 1.0
+
+    def _clip(self) -> None:
+        if self._clip_norm is not None:
+            total = clip_grad_norm(self.params, self._clip_norm)
+            self.grad_scale = min(1.0, self._clip_norm / (total + 1e-6))
 
     def zero_grad(self) -> None:
         """Set every gradient to 0 (optional: each ``backward`` overwrites gradients)."""
@@ -185,8 +193,7 @@ class SGD(Optimizer):
         """Update every parameter in place from its ``grad`` (the rule above)."""
         if not self._pieces:
             return super().step()
-        if self._clip_norm is not None:
-            clip_grad_norm(self.params, self._clip_norm)
+        self._clip()
         self.steps += 1
         lr = self._lr
         for theta, grad, scratch in self._pieces:

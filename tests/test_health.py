@@ -111,3 +111,22 @@ def test_plot_health(tmp_path):
         plot_health({"loss": [1.0]})
     import matplotlib.pyplot as plt
     plt.close("all")
+
+
+def test_nested_sequentials_get_their_own_keys_and_clipping_does_not_hide_the_gradient():
+    rng = np.random.default_rng(0)
+    X, T = rng.standard_normal((16, 3)), rng.standard_normal((16, 2)) * 100
+    inner = mm.Sequential(mm.Dense(3, 4, rng=1), mm.ReLU(), mm.Dense(4, 2, rng=2))
+    net = mm.Sequential(inner)
+    # The unclipped gradient norm of each weight at the starting point, by the public API.
+    loss = mm.MSELoss()
+    loss.forward(net.forward(X), T)
+    net.backward(loss.backward())
+    expected = {"0.0.W": np.linalg.norm(inner[0].dW), "0.2.W": np.linalg.norm(inner[2].dW)}
+    mon = mm.HealthMonitor()
+    opt = mm.SGD(net.parameters(), lr=0.0, clip_norm=1e-3)      # lr 0: every batch is the same
+    h = net.fit(X, T, loss=mm.MSELoss(), optimizer=opt, epochs=1, batch_size=16,
+                shuffle=False, callbacks=[mon], verbose=0)
+    for name, norm in expected.items():
+        assert h.history[f"health/{name}/grad_norm"][0] == pytest.approx(norm, rel=1e-6)
+    assert "health/0.1.ReLU/dead_fraction" in h.history
