@@ -5,6 +5,7 @@ import numpy as np
 
 from ._checks import check_dtype, check_size
 from .init import as_generator, get_initializer
+from .init import pytorch as pytorch_init
 from .layer import Array, Layer, Parameter
 
 
@@ -62,7 +63,7 @@ class Dense(Layer):
         self._params = [self._W]
         self._b = None
         if bias:
-            if init == "pytorch":
+            if initializer is pytorch_init:   # the name or the function itself
                 bound = 1.0 / np.sqrt(self.in_features)
                 b = gen.uniform(-bound, bound, size=self.out_features).astype(self.dtype)
             else:

@@ -299,7 +299,9 @@ def evaluate(model, X, Y, *, loss=None, metrics=(), batch_size: int | None = Non
     Returns ``{"loss": L, "<metric>": m, ...}`` (``"loss"`` only when ``loss`` is given), each
     the mean over all N samples (batches combined with weights N_b / N; a loss with
     ``reduction="sum"`` reports its sum over all samples instead). ``batch_size``
-    bounds memory by evaluating in chunks (``None``: all rows at once). Changes no state.
+    bounds memory by evaluating in chunks (``None``: all rows at once). Changes no
+    parameter or buffer; like ``predict`` it drops the layers' training caches, so a
+    ``backward`` needs a new ``forward`` first.
     """
     _check_model(model, "evaluate")
     loss = None if loss is None else get_loss(loss)

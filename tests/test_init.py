@@ -133,3 +133,11 @@ def test_callable_initializer_is_used_and_shape_checked():
         return np.ones((fan_out, fan_in), dtype=dtype)
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(3, 2\)"):
         mm.Dense(3, 2, init=wrong)
+
+
+def test_pytorch_init_draws_the_bias_whether_given_by_name_or_as_the_function():
+    by_name = mm.Dense(9, 5, init="pytorch", rng=3)
+    by_function = mm.Dense(9, 5, init=mm.init.pytorch, rng=3)
+    np.testing.assert_array_equal(by_function.W, by_name.W)
+    np.testing.assert_array_equal(by_function.b, by_name.b)
+    assert np.all(np.abs(by_name.b) <= 1 / 3) and np.any(by_name.b != 0)
