@@ -57,6 +57,13 @@ class _Norm(Layer):
             Y += self._beta.value
         return Y
 
+    def _keep_and_scale(self, X_hat: Array, inv_std: Array) -> Array:
+        """Cache what backward needs; return ``gamma * X_hat + beta`` in the output buffer."""
+        self._cache = (X_hat, inv_std)
+        Y = self._buffer("_Y", X_hat.shape, self.dtype)
+        np.copyto(Y, X_hat)
+        return self._scale_shift(Y)
+
     def backward(self, dY: Array) -> Array:
         X_hat, inv_std = self._need_cache(self._cache)
         self._check_grad_shape(dY, X_hat.shape)
@@ -149,10 +156,7 @@ class BatchNorm1d(_Norm):
         self.running_mean += m * mean
         self.running_var *= 1.0 - m
         self.running_var += (m * N / (N - 1)) * var
-        self._cache = (X_hat, inv_std)
-        Y = self._buffer("_Y", X.shape, self.dtype)
-        np.copyto(Y, X_hat)
-        return self._scale_shift(Y)
+        return self._keep_and_scale(X_hat, inv_std)
 
     def __repr__(self) -> str:
         extra = "" if self.eps == 1e-5 else f", eps={self.eps}"
@@ -210,10 +214,7 @@ class LayerNorm(_Norm):
         if not train:
             self._cache = None
             return self._scale_shift(X_hat)
-        self._cache = (X_hat, inv_std)
-        Y = self._buffer("_Y", X.shape, self.dtype)
-        np.copyto(Y, X_hat)
-        return self._scale_shift(Y)
+        return self._keep_and_scale(X_hat, inv_std)
 
     def __repr__(self) -> str:
         extra = "" if self.eps == 1e-5 else f", eps={self.eps}"
