@@ -258,3 +258,12 @@ def test_design_page_names_every_module():
     modules = [p.name for p in (ROOT / "minimlp").glob("*.py") if p.name not in ("__main__.py", "_checks.py")]
     missing = [m for m in modules if m not in text]
     assert not missing, f"docs/design.md does not describe {missing}"
+
+
+def test_api_page_is_what_the_docstrings_say_now():
+    """api.md is generated from the docstrings: a changed signature or first line makes it stale."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_api", DOCS / "make_api.py")
+    make_api = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_api)
+    assert (DOCS / "api.md").read_text() == make_api.render(), "docs/api.md is stale; run python docs/make_api.py"
