@@ -82,7 +82,9 @@ class History:
     epochs : list[int]
         The epoch numbers, 1-based (they start at ``initial_epoch + 1``).
     params : dict
-        The settings of the run, including the ``seed`` entropy that reproduces it.
+        The settings of the run, including the ``seed`` entropy and ``seed_spawn_key``:
+        ``seed=SeedSequence(params["seed"], spawn_key=params["seed_spawn_key"])`` reproduces
+        it (for an int seed the key is empty and ``seed=params["seed"]`` is enough).
 
     ``h["loss"]`` is ``h.history["loss"]``; ``len(h)`` the number of epochs recorded.
     """
@@ -474,7 +476,8 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
     history = History(keys + ["time"], params={
         "epochs": epochs, "initial_epoch": initial_epoch, "batch_size": bs, "samples": N,
         "steps": steps, "shuffle": bool(shuffle), "validation_samples": 0 if not validating else X_val.shape[0],
-        "seed": ss.entropy, "loss": repr(loss), "optimizer": repr(optimizer)})
+        "seed": ss.entropy, "seed_spawn_key": list(ss.spawn_key),
+        "loss": repr(loss), "optimizer": repr(optimizer)})
 
     if verbose == 2 or verbose == 1 and not _is_tty():
         progress = EpochLogger()

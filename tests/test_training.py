@@ -548,3 +548,21 @@ def test_a_regression_metric_with_class_labels_never_broadcasts():
     with pytest.raises(ValueError, match=r"metric 'mae': targets must have the shape of the predictions \(3, 3\), got \(3,\)"):
         net.fit(X, labels, loss=mm.CrossEntropyLoss(), optimizer=opt, epochs=1, metrics=["mae"], verbose=0)
     np.testing.assert_array_equal(net[0].W, W0)
+
+
+def test_the_recorded_seed_replays_a_run_seeded_with_a_spawned_sequence():
+    rng = np.random.default_rng(0)
+    X, T = rng.standard_normal((40, 3)), rng.standard_normal((40, 1))
+
+    def run(seed):
+        net = mm.Sequential(mm.Dense(3, 1, rng=0))
+        h = net.fit(X, T, loss=mm.MSELoss(), optimizer=mm.SGD(net.parameters(), lr=0.1),
+                    epochs=2, batch_size=8, validation_split=0.25, seed=seed, verbose=0)
+        return h, net[0].W.copy()
+
+    child = np.random.SeedSequence(123).spawn(3)[1]
+    h1, W1 = run(child)
+    p = h1.params
+    h2, W2 = run(np.random.SeedSequence(p["seed"], spawn_key=p["seed_spawn_key"]))
+    np.testing.assert_array_equal(W2, W1)
+    assert h2.history["val_loss"] == h1.history["val_loss"]
