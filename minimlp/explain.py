@@ -51,14 +51,6 @@ ACTIVATIONS = {
 #: The largest layer width the trace accepts: beyond it a printed trace is no longer readable.
 MAX_WIDTH = 6
 
-#: Mazur's post reports these after-training figures, which its own method does not give
-#: (they come from the first version of his script; see docs/tutorial-errata.md).
-MAZUR_POST_FIGURES = {
-    "E after the first round": "0.291027924",
-    "E after 10,000 rounds": "0.000035085 (0.0000351085 in other copies)",
-    "out_o1, out_o2 after 10,000 rounds": "0.015912196, 0.984065734",
-}
-
 
 @dataclass
 class Row:

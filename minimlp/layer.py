@@ -112,7 +112,7 @@ class Layer:
             buf = np.empty(shape, dtype=dtype)
             self.__dict__[name] = buf
             return buf
-        return buf if buf.shape[0] == shape[0] else buf[:shape[0]]
+        return buf[:shape[0]]   # a smaller batch: the first rows
 
     def _need_cache(self, cache: Array | None) -> Array:
         if cache is None:
