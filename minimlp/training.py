@@ -466,7 +466,8 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
     steps = -(-N // bs)
     if N - (steps - 1) * bs == 1:   # a batch of one sample: batch statistics cannot train on it
         from .normalization import BatchNorm1d
-        for i, layer in enumerate(model):
+        from .sequential import _walk
+        for i, layer in _walk(model):   # nested Sequentials too
             if isinstance(layer, BatchNorm1d):
                 raise ValueError(f"fit: layer {i} ({layer!r}) needs at least 2 samples per "
                                  f"training batch, but batch_size={bs} on {N} training rows "

@@ -566,3 +566,16 @@ def test_the_recorded_seed_replays_a_run_seeded_with_a_spawned_sequence():
     h2, W2 = run(np.random.SeedSequence(p["seed"], spawn_key=p["seed_spawn_key"]))
     np.testing.assert_array_equal(W2, W1)
     assert h2.history["val_loss"] == h1.history["val_loss"]
+
+
+def test_a_batchnorm_inside_a_nested_model_is_refused_a_last_batch_of_one_before_training():
+    rng = np.random.default_rng(0)
+    X, T = rng.standard_normal((5, 3)), rng.standard_normal((5, 1))
+    net = mm.Sequential(mm.Dense(3, 4, rng=0), mm.Sequential(mm.BatchNorm1d(4), mm.ReLU()),
+                        mm.Dense(4, 1, rng=1))
+    before = [p.value.copy() for p in net.parameters()]
+    with pytest.raises(ValueError, match=r"layer 1\.0 \(BatchNorm1d\(4\)\) needs at least 2 samples"):
+        net.fit(X, T, loss=mm.MSELoss(), optimizer=mm.SGD(net.parameters(), lr=0.1),
+                epochs=1, batch_size=2, shuffle=False, verbose=0)
+    for p, b in zip(net.parameters(), before):
+        np.testing.assert_array_equal(p.value, b)
