@@ -16,6 +16,25 @@ from .layer import Parameter
 _CHUNK = 65536
 
 
+class _Fixed:
+    """A hyperparameter fixed at construction, because it chose the optimizer's state
+    buffers and update rule there (SGD's momentum, say): setting it later raises instead of
+    being silently ignored. Build a new optimizer to change it."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name, self.slot = name, "_fixed_" + name
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else getattr(obj, self.slot)
+
+    def __set__(self, obj, value) -> None:
+        if hasattr(obj, self.slot):
+            raise AttributeError(f"{type(obj).__name__}: {self.name} is fixed when the optimizer "
+                                 f"is built (it chose its state and update rule); build a new "
+                                 f"{type(obj).__name__}(..., {self.name}={value!r})")
+        setattr(obj, self.slot, value)
+
+
 class Optimizer:
     """Base class: holds the parameters; a subclass writes ``_update(i, p)`` for one of them."""
 
@@ -169,6 +188,7 @@ class SGD(Optimizer):
     """
 
     _state_names = ("_buf",)
+    momentum, nesterov, weight_decay = _Fixed(), _Fixed(), _Fixed()
 
     def __init__(self, params, lr: float = 0.01, momentum: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0, clip_norm: float | None = None):
@@ -345,6 +365,7 @@ class RMSprop(Optimizer):
     """
 
     _state_names = ("_v", "_a", "_buf")
+    momentum, centered = _Fixed(), _Fixed()
 
     def __init__(self, params, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,

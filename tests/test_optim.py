@@ -227,3 +227,20 @@ def test_loading_state_saved_with_other_structural_hyperparameters_is_refused():
     same = mm.SGD([p], lr=0.2, momentum=0.9, nesterov=True, weight_decay=0.5)
     same.load_state_dict(saved)          # lr is taken from the state
     assert same.lr == 0.1
+
+
+@pytest.mark.parametrize("make,name", [
+    (lambda ps: mm.SGD(ps, lr=0.1), "momentum"),
+    (lambda ps: mm.SGD(ps, lr=0.1), "weight_decay"),
+    (lambda ps: mm.SGD(ps, lr=0.1, momentum=0.9), "nesterov"),
+    (lambda ps: mm.RMSprop(ps), "momentum"),
+    (lambda ps: mm.RMSprop(ps), "centered"),
+])
+def test_hyperparameters_that_chose_the_update_cannot_be_changed_afterwards(make, name):
+    """Plain SGD built its update without momentum or decay; setting them later was ignored."""
+    p = mm.Parameter(np.ones(3), "W")
+    opt = make([p])
+    with pytest.raises(AttributeError, match=rf"{name} is fixed when the optimizer is built"):
+        setattr(opt, name, 0.5 if name != "nesterov" and name != "centered" else True)
+    opt.lr = 0.2                                       # lr stays free (schedules change it)
+    assert opt.lr == 0.2
