@@ -11,7 +11,8 @@ forward pass, a loss, a batched backward pass and an in-place parameter update::
     net.backward(loss.backward())
     opt.step()
 """
-from .activations import ELU, GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .activations import (ELU, GELU, Identity, LeakyReLU, PReLU, ReLU, Sigmoid, SiLU, Softmax,
+                          Softplus, Tanh)
 from .dropout import Dropout
 from .gradcheck import GradcheckResult, gradcheck
 from .io import load, save
@@ -23,7 +24,9 @@ from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm
 from .sequential import Sequential
 from . import callbacks, datasets, metrics
 from .callbacks import Callback, EarlyStopping, ModelCheckpoint
-from .training import History, TrainingDiverged, predict_classes, predict_proba
+from .step import TrainStep, TrainingDiverged
+from .history import History
+from .training import evaluate, fit, predict_classes, predict_proba
 from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
 from .health import HealthMonitor
 
@@ -33,11 +36,12 @@ __all__ = [
     "Layer", "Parameter", "Sequential",
     "Dense",
     "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax",
-    "GELU", "ELU", "Softplus", "Dropout", "BatchNorm1d", "LayerNorm",
+    "GELU", "ELU", "Softplus", "SiLU", "PReLU", "Dropout", "BatchNorm1d", "LayerNorm",
     "Loss", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "L1Loss", "HuberLoss", "BCELoss",
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "clip_grad_norm",
     "gradcheck", "GradcheckResult",
     "save", "load",
+    "TrainStep", "fit", "evaluate",
     "History", "TrainingDiverged", "predict_classes", "predict_proba",
     "Callback", "EarlyStopping", "ModelCheckpoint", "callbacks", "datasets", "metrics",
     "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",

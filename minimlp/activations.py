@@ -1,58 +1,94 @@
-"""Activation layers: ``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU``, ``Softmax``, ``Identity``.
+"""Activation layers: ``Identity``, ``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU``,
+``PReLU``, ``Softmax``, ``GELU``, ``ELU``, ``Softplus`` and ``SiLU``.
 
 Each backward uses what its forward kept, never the pre-activation again: Sigmoid and Tanh
-their output ``Y``, ReLU and LeakyReLU the mask ``X > 0``, Softmax its output rows.
+their output ``Y``, ReLU and LeakyReLU a mask, Softmax its output rows, GELU, ELU,
+Softplus and SiLU their slope ``dY/dX`` (computed during the forward pass).
 Shape: ``(N, D) -> (N, D)`` in both directions.
+
+Every activation can work in place when ``TrainStep`` plans it (``in_place``, see
+``minimlp.layer``): a temporary it needs is a block of at most ``BLOCK`` elements that the
+layer owns, so a training step allocates nothing and holds no array it does not need.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import expit, ndtr
 
-from ._checks import check_real
-from .layer import Array, Layer
+from ._checks import check_dtype, check_real, check_size
+from .layer import Array, Layer, Parameter
+
+#: The most elements of one temporary block (``Activation.blocks``).
+BLOCK = 16384
+
+_NONE = frozenset()
 
 
 class Activation(Layer):
-    """An elementwise (or row-wise) function with no parameters.
+    """An elementwise (or row-wise) function.
 
-    A subclass writes ``_forward(X, Y)`` (fill ``Y`` from ``X``; may keep a cache) and
-    ``_backward(dY, dX)`` (fill ``dX`` from ``dY`` and the cache).
+    A subclass writes ``_forward(X, Y, train)`` (fill ``Y`` from ``X``; with ``train``
+    keep in ``self._cache`` what backward needs) and ``_backward(dY, dX)`` (fill ``dX``
+    from ``dY`` and the cache), and declares ``backward_reads`` and ``in_place``
+    (``minimlp.layer``). With ``"forward"`` in ``in_place`` its ``_forward`` must be
+    correct when ``Y is X``, with ``"backward"`` its ``_backward`` when ``dX is dY``.
     """
 
-    _cache = None  # what backward needs; None when no training forward preceded
-    #: True when ``_backward(dY, dX)`` is correct with ``dX is dY`` (one elementwise product).
-    _backward_in_place = False
-    #: True when ``_forward(X, Y, keep)`` is correct with ``Y is X``.
-    _forward_in_place = False
+    _cache = None  # what backward needs; None until a training forward
+    #: The kinds of temporary block ``_fill`` needs ("f": float, "b": bool).
+    _scratch: tuple = ()
 
-    def forward(self, X: Array, train: bool = True, overwrite_X: bool = False) -> Array:
-        """``Y`` (N, D) from ``X`` (N, D). With ``overwrite_X=True`` (Sequential's hot path,
-        when ``X`` is a Dense layer's output that no one else reads) a layer whose
-        ``_forward`` is safe in place writes ``Y`` into ``X``'s memory."""
+    @property
+    def cache(self):
+        """What the last training forward kept for backward (read-only), or ``None``."""
+        return self._cache
+
+    def forward(self, X: Array, train: bool = True, *, out: Array | None = None) -> Array:
+        """``Y`` (N, D) from ``X`` (N, D). ``out`` (the plan's, when ``"forward"`` is in
+        ``in_place``) is where ``Y`` goes, e.g. ``X`` itself; otherwise a buffer of the
+        layer (training) or a fresh array (``train=False``, which keeps no cache)."""
         if not train:
-            self._cache = None
-            return self._forward(X, np.empty_like(X), keep=False)
-        if overwrite_X and self._forward_in_place:
-            return self._forward(X, X, keep=True)
-        return self._forward(X, self._buffer("_Y", X.shape, X.dtype), keep=True)
+            return self._forward(X, np.empty_like(X), False)
+        if out is None:
+            out = self.__dict__.get("_Y")
+            if out is None or out.shape != X.shape or out.dtype != X.dtype:   # buffer, inlined
+                out = self.buffer("_Y", X.shape, X.dtype)
+        return self._forward(X, out, True)
 
-    def backward(self, dY: Array, overwrite_dY: bool = False) -> Array:
-        """``dX`` (N, D) from ``dY`` (N, D). With ``overwrite_dY=True`` (Sequential's hot
-        path, where ``dY`` is a buffer no one reads again) a layer whose ``_backward`` is
-        safe in place writes ``dX`` into ``dY``'s memory instead of a buffer of its own."""
+    def backward(self, dY: Array, *, out: Array | None = None) -> Array:
+        """``dX`` (N, D) from ``dY`` (N, D), into ``out`` when given (the plan passes
+        ``out=dY`` when ``"backward"`` is in ``in_place``), else a buffer of the layer."""
         cache = self._cache
         if cache is None or dY.shape != cache.shape:   # the checks, inlined
-            cache = self._need_cache(cache)
-            self._check_grad_shape(dY, cache.shape)
-        if overwrite_dY and self._backward_in_place:
-            return self._backward(dY, dY)
-        dX = self.__dict__.get("_dX")
-        if dX is None or dX.shape != dY.shape or dX.dtype != dY.dtype:   # _buffer, inlined
-            dX = self._buffer("_dX", dY.shape, dY.dtype)
-        return self._backward(dY, dX)
+            cache = self.require_cache(cache)
+            self.check_grad_shape(dY, cache.shape)
+        if out is None:
+            out = self.__dict__.get("_dX")
+            if out is None or out.shape != dY.shape or out.dtype != dY.dtype:   # buffer, inlined
+                out = self.buffer("_dX", dY.shape, dY.dtype)
+        return self._backward(dY, out)
 
-    def _forward(self, X: Array, Y: Array, keep: bool) -> Array:  # pragma: no cover
+    def blocks(self, *arrays):
+        """Row blocks of ``arrays`` (same ``(N, D)`` shape; ``None`` entries stay ``None``)
+        of at most ``BLOCK`` elements, each followed by the layer's temporary blocks (one per
+        ``_scratch`` kind, reused call after call)."""
+        N, D = arrays[0].shape
+        rows = max(1, BLOCK // max(D, 1))
+        m = min(rows, N)
+        dtype = arrays[0].dtype
+        tmp = [self.buffer(f"_tmp{k}", (m, D), dtype if kind == "f" else np.bool_)
+               for k, kind in enumerate(self._scratch)]
+        if N <= rows:
+            return ((*arrays, *tmp),)
+        out = []
+        for s in range(0, N, rows):
+            e = min(s + rows, N)
+            block = [None if a is None else a[s:e] for a in arrays]
+            block += tmp if e - s == m else [t[:e - s] for t in tmp]
+            out.append(block)
+        return out
+
+    def _forward(self, X: Array, Y: Array, train: bool) -> Array:  # pragma: no cover
         raise NotImplementedError
 
     def _backward(self, dY: Array, dX: Array) -> Array:  # pragma: no cover
@@ -62,12 +98,25 @@ class Activation(Layer):
 class Identity(Activation):
     """``Y = X``, ``dX = dY`` (a linear output layer, for regression)."""
 
-    def forward(self, X: Array, train: bool = True) -> Array:
-        self._cache = X if train else None
-        return X
+    backward_reads = _NONE
+    in_place = frozenset({"forward", "backward"})
 
-    def _backward(self, dY: Array, dX: Array) -> Array:
-        np.copyto(dX, dY)
+    def _forward(self, X, Y, train):
+        if not train:
+            return X   # prediction: no copy (Sequential.predict never returns the caller's X)
+        if Y is not X:
+            np.copyto(Y, X)
+        self._cache = Y
+        return Y
+
+    def forward(self, X: Array, train: bool = True, *, out: Array | None = None) -> Array:
+        if not train:
+            return X
+        return super().forward(X, True, out=out)
+
+    def _backward(self, dY, dX):
+        if dX is not dY:
+            np.copyto(dX, dY)
         return dX
 
 
@@ -77,84 +126,98 @@ class Sigmoid(Activation):
     Computed with ``scipy.special.expit``: no overflow or warning at any input.
     """
 
-    _forward_in_place = True
+    backward_reads = frozenset({"output"})
+    in_place = frozenset({"forward", "backward"})
+    _scratch = ("f",)
 
-    def _forward(self, X, Y, keep):
+    def _forward(self, X, Y, train):
         expit(X, out=Y)
-        if keep:
+        if train:
             self._cache = Y
         return Y
 
     def _backward(self, dY, dX):
         Y = self._cache
-        np.subtract(1.0, Y, out=dX)   # slope from the output: Y (1 - Y)
-        dX *= Y
-        dX *= dY
-        return dX
+        if dX is not dY:
+            np.subtract(1.0, Y, out=dX)   # slope from the output: Y (1 - Y)
+            dX *= Y
+            dX *= dY
+            return dX
+        for y, d, t in self.blocks(Y, dY):   # in place: the slope needs a temporary
+            np.subtract(1.0, y, out=t)
+            t *= y
+            d *= t
+        return dY
 
 
 class Tanh(Activation):
     """Hyperbolic tangent ``Y = tanh(X)``; ``dX = dY * (1 - Y^2)``."""
 
-    _forward_in_place = True
+    backward_reads = frozenset({"output"})
+    in_place = frozenset({"forward", "backward"})
+    _scratch = ("f",)
 
-    def _forward(self, X, Y, keep):
+    def _forward(self, X, Y, train):
         np.tanh(X, out=Y)
-        if keep:
+        if train:
             self._cache = Y
         return Y
 
     def _backward(self, dY, dX):
         Y = self._cache
-        np.multiply(Y, Y, out=dX)
-        np.subtract(1.0, dX, out=dX)
-        dX *= dY
-        return dX
+        if dX is not dY:
+            np.multiply(Y, Y, out=dX)
+            np.subtract(1.0, dX, out=dX)
+            dX *= dY
+            return dX
+        for y, d, t in self.blocks(Y, dY):
+            np.multiply(y, y, out=t)
+            np.subtract(1.0, t, out=t)
+            d *= t
+        return dY
 
 
 class ReLU(Activation):
     """Rectified linear unit ``Y = max(X, 0)``; ``dX = dY * [X > 0]`` (slope 0 at X = 0)."""
 
-    def _forward(self, X, Y, keep):
-        if keep:
-            mask = self._buffer("_mask", X.shape, np.bool_)
+    backward_reads = _NONE          # the mask is its own
+    in_place = frozenset({"forward", "backward"})
+
+    def _forward(self, X, Y, train):
+        if train:
+            mask = self.buffer("_mask", X.shape, np.bool_)
             np.greater(X, 0, out=mask)
             self._cache = mask
         return np.maximum(X, 0, out=Y)
-
-    _forward_in_place = _backward_in_place = True
-    #: Backward reads the mask, not the output: the next layer may overwrite the output.
-    _output_free_after_forward = True
 
     def _backward(self, dY, dX):
         return np.multiply(dY, self._cache, out=dX)
 
 
 class LeakyReLU(Activation):
-    """``Y = X if X > 0 else negative_slope * X``; ``dX = dY * (1 if X > 0 else negative_slope)``."""
+    """``Y = X if X > 0 else negative_slope * X``; ``dX = dY * (1 if X > 0 else negative_slope)``
+    (the slope at 0 is ``negative_slope``, as PyTorch)."""
+
+    backward_reads = _NONE
+    in_place = frozenset({"forward", "backward"})
 
     def __init__(self, negative_slope: float = 0.01):
         self.negative_slope = check_real(negative_slope, "negative_slope", "LeakyReLU")
 
-    def _forward(self, X, Y, keep):
-        mask = self._buffer("_mask", X.shape, np.bool_) if keep else np.empty(X.shape, np.bool_)
-        np.greater(X, 0, out=mask)
-        np.multiply(X, self.negative_slope, out=Y)
-        np.copyto(Y, X, where=mask)
-        if keep:
-            self._cache = mask
+    def _forward(self, X, Y, train):
+        neg = self.buffer("_mask", X.shape, np.bool_) if train else np.empty(X.shape, np.bool_)
+        np.less_equal(X, 0, out=neg)
+        if Y is not X:
+            np.copyto(Y, X)
+        np.multiply(Y, self.negative_slope, out=Y, where=neg)
+        if train:
+            self._cache = neg
         return Y
 
     def _backward(self, dY, dX):
-        np.multiply(dY, self.negative_slope, out=dX)
-        np.copyto(dX, dY, where=self._cache)
-        return dX
-
-    def get_config(self):
-        return {"negative_slope": self.negative_slope}
-
-    def __repr__(self):
-        return f"LeakyReLU(negative_slope={self.negative_slope})"
+        if dX is not dY:
+            np.copyto(dX, dY)
+        return np.multiply(dX, self.negative_slope, out=dX, where=self._cache)
 
 
 class Softmax(Activation):
@@ -165,41 +228,52 @@ class Softmax(Activation):
     linear last layer with ``CrossEntropyLoss``, which fuses softmax and its gradient.
     """
 
-    def _forward(self, X, Y, keep):
-        np.subtract(X, X.max(axis=1, keepdims=True), out=Y)
+    backward_reads = frozenset({"output"})
+    in_place = frozenset({"forward", "backward"})
+
+    def _forward(self, X, Y, train):
+        r = self.buffer("_r", (X.shape[0], 1), X.dtype) if train else np.empty((X.shape[0], 1), X.dtype)
+        np.maximum.reduce(X, axis=1, keepdims=True, out=r)
+        np.subtract(X, r, out=Y)
         np.exp(Y, out=Y)
-        Y /= Y.sum(axis=1, keepdims=True)
-        if keep:
+        Y /= np.add.reduce(Y, axis=1, keepdims=True, out=r)
+        if train:
             self._cache = Y
         return Y
 
     def _backward(self, dY, dX):
         Y = self._cache
-        np.multiply(dY, Y, out=dX)
-        s = dX.sum(axis=1, keepdims=True)
-        np.subtract(dY, s, out=dX)
+        s = self.buffer("_s", (Y.shape[0],), Y.dtype)
+        np.einsum("nk,nk->n", dY, Y, out=s)   # sum_k dY * Y per row, with no temporary
+        np.subtract(dY, s[:, None], out=dX)
         dX *= Y
         return dX
 
 
 class _SlopeActivation(Activation):
     """An elementwise activation whose training forward also stores its slope ``dY/dX``
-    (the cache), so that backward is one multiplication: ``dX = dY * slope``."""
+    (the cache), so that backward is one multiplication: ``dX = dY * slope``.
 
-    _backward_in_place = True
+    A subclass writes ``_fill(X, Y, S, *tmp)``: ``f(X)`` into ``Y`` and, when ``S`` is not
+    ``None``, ``f'(X)`` into ``S``; ``Y`` may be ``X`` itself, and ``tmp`` are temporary
+    blocks of the kinds in ``_scratch``.
+    """
 
-    def _forward(self, X, Y, keep):
-        S = self._buffer("_slope", X.shape, X.dtype) if keep else None
-        self._fill(X, Y, S)
-        if keep:
+    backward_reads = _NONE
+    in_place = frozenset({"forward", "backward"})
+
+    def _forward(self, X, Y, train):
+        S = self.buffer("_slope", X.shape, X.dtype) if train else None
+        for block in self.blocks(X, Y, S):
+            self._fill(*block)
+        if train:
             self._cache = S
         return Y
 
     def _backward(self, dY, dX):
         return np.multiply(dY, self._cache, out=dX)
 
-    def _fill(self, X, Y, S):  # pragma: no cover - abstract
-        """Write f(X) into Y and, when S is not None, f'(X) into S."""
+    def _fill(self, X, Y, S, *tmp):  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -223,45 +297,42 @@ class GELU(_SlopeActivation):
         if approximate not in ("none", "tanh"):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
+        self._scratch = ("f",) if approximate == "none" else ("f", "f")
 
-    def _fill(self, X, Y, S):
+    def _fill(self, X, Y, S, P, Q=None):
         if self.approximate == "none":
-            Phi = ndtr(X)
+            ndtr(X, out=P)                                # Phi
             if S is not None:
                 np.multiply(X, X, out=S)
                 S *= -0.5
                 np.exp(S, out=S)
                 S *= X
-                S *= 1.0 / np.sqrt(2.0 * np.pi)      # X * phi(X)
-                S += Phi
-            return np.multiply(X, Phi, out=Y)
+                S *= 1.0 / np.sqrt(2.0 * np.pi)           # X * phi(X)
+                S += P
+            return np.multiply(X, P, out=Y)
         c, a = self._C, self._A
-        X2 = np.multiply(X, X)
-        U = np.multiply(X2, a)
-        U += 1.0
-        U *= X
-        U *= c
-        T = np.tanh(U, out=U)                         # t
+        np.multiply(X, X, out=P)
+        P *= a
+        P += 1.0
+        P *= X
+        P *= c
+        np.tanh(P, out=P)                                 # t
         if S is not None:
             # (1 + t)/2 + X/2 (1 - t^2) c (1 + 3 a X^2)
-            X2 *= 3.0 * a
-            X2 += 1.0
-            X2 *= c * 0.5
-            X2 *= X
-            np.multiply(T, T, out=S)
-            np.subtract(1.0, S, out=S)
-            S *= X2
+            np.multiply(X, X, out=S)
+            S *= 3.0 * a
+            S += 1.0
+            S *= 0.5 * c
+            S *= X
+            np.multiply(P, P, out=Q)
+            np.subtract(1.0, Q, out=Q)
+            S *= Q
             S += 0.5
-            S += 0.5 * T
-        T += 1.0
-        T *= 0.5
-        return np.multiply(X, T, out=Y)
-
-    def get_config(self):
-        return {"approximate": self.approximate}
-
-    def __repr__(self):
-        return "GELU()" if self.approximate == "none" else f"GELU(approximate={self.approximate!r})"
+            np.multiply(P, 0.5, out=Q)
+            S += Q
+        P += 1.0
+        P *= 0.5
+        return np.multiply(X, P, out=Y)
 
 
 class ELU(_SlopeActivation):
@@ -270,28 +341,26 @@ class ELU(_SlopeActivation):
         Y = X                      if X > 0,   else  alpha * (exp(X) - 1)
         dY/dX = 1                  if X > 0,   else  Y + alpha
 
-    Shape: ``(N, D) -> (N, D)``. ``alpha >= 0``; with ``alpha != 1`` the slope jumps at 0.
+    Shape: ``(N, D) -> (N, D)``. ``alpha >= 0``; with ``alpha != 1`` the slope jumps at 0
+    (the slope at 0 is ``alpha``, the left one, as PyTorch).
     """
+
+    _scratch = ("f", "b")
 
     def __init__(self, alpha: float = 1.0):
         self.alpha = check_real(alpha, "alpha", "ELU", low=0.0)
 
-    def _fill(self, X, Y, S):
-        np.minimum(X, 0.0, out=Y)            # exp only of X <= 0: no overflow
-        np.expm1(Y, out=Y)
-        Y *= self.alpha
-        positive = X > 0
+    def _fill(self, X, Y, S, E, positive):
+        np.greater(X, 0, out=positive)
+        np.minimum(X, 0.0, out=E)            # exp only of X <= 0: no overflow
+        np.expm1(E, out=E)
+        E *= self.alpha
         if S is not None:
-            np.add(Y, self.alpha, out=S)
-            S[positive] = 1.0
-        np.copyto(Y, X, where=positive)
+            np.add(E, self.alpha, out=S)
+            np.copyto(S, 1.0, where=positive)
+        np.copyto(E, X, where=positive)
+        np.copyto(Y, E)
         return Y
-
-    def get_config(self):
-        return {"alpha": self.alpha}
-
-    def __repr__(self):
-        return f"ELU(alpha={self.alpha})"
 
 
 class Softplus(_SlopeActivation):
@@ -304,23 +373,92 @@ class Softplus(_SlopeActivation):
     Shape: ``(N, D) -> (N, D)``. ``beta > 0``.
     """
 
+    _scratch = ("f", "b")
+
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         self.beta = check_real(beta, "beta", "Softplus", low=0.0, low_open=True)
         self.threshold = check_real(threshold, "threshold", "Softplus")
 
-    def _fill(self, X, Y, S):
-        Z = np.multiply(X, self.beta)
-        linear = Z > self.threshold
+    def _fill(self, X, Y, S, Z, linear):
+        np.multiply(X, self.beta, out=Z)
+        np.greater(Z, self.threshold, out=linear)
         if S is not None:
             expit(Z, out=S)
-            S[linear] = 1.0
+            np.copyto(S, 1.0, where=linear)
         np.logaddexp(0.0, Z, out=Z)
-        np.multiply(Z, 1.0 / self.beta, out=Y)
-        np.copyto(Y, X, where=linear)
+        Z *= 1.0 / self.beta
+        np.copyto(Z, X, where=linear)
+        np.copyto(Y, Z)
         return Y
 
-    def get_config(self):
-        return {"beta": self.beta, "threshold": self.threshold}
 
-    def __repr__(self):
-        return f"Softplus(beta={self.beta}, threshold={self.threshold})"
+class SiLU(_SlopeActivation):
+    """Sigmoid linear unit, or Swish (``torch.nn.SiLU``)::
+
+        Y = X * s(X),    dY/dX = s(X) * (1 + X * (1 - s(X))),    s = sigmoid
+
+    Shape: ``(N, D) -> (N, D)``.
+    """
+
+    _scratch = ("f",)
+
+    def _fill(self, X, Y, S, P):
+        expit(X, out=P)
+        if S is not None:
+            np.subtract(1.0, P, out=S)
+            S *= X
+            S += 1.0
+            S *= P
+        return np.multiply(X, P, out=Y)
+
+
+class PReLU(Layer):
+    """Parametric ReLU (``torch.nn.PReLU``), with a learned negative slope ``a``::
+
+        Y = X if X > 0 else a * X
+        dX = dY * (1 if X > 0 else a),     da = sum over samples (and features sharing a) of dY * min(X, 0)
+
+    ``num_parameters = 1`` learns one slope for every feature, ``num_parameters = D`` one
+    per feature; ``a`` starts at ``init`` (0.25, as PyTorch). Shape: ``(N, D) -> (N, D)``.
+    """
+
+    backward_reads = frozenset({"input"})
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=np.float64):
+        self.num_parameters = check_size(num_parameters, "num_parameters", "PReLU")
+        self.init = check_real(init, "init", "PReLU")
+        self.dtype = check_dtype(dtype, "PReLU: dtype")
+        self.weight = Parameter(np.full(self.num_parameters, self.init, dtype=self.dtype), "weight")
+        self.in_features = self.num_parameters if self.num_parameters > 1 else None
+        self._X = None
+
+    def forward(self, X: Array, train: bool = True) -> Array:
+        if X.ndim != 2 or self.num_parameters not in (1, X.shape[1]):
+            raise ValueError(f"{self!r}: expected input of shape (N, {self.num_parameters}) "
+                             f"(or any width with num_parameters=1), got {X.shape}")
+        if not train:
+            Y = np.multiply(X, self.weight.value)
+            np.copyto(Y, X, where=X > 0)
+            return Y
+        positive = self.buffer("_mask", X.shape, np.bool_)
+        np.greater(X, 0, out=positive)
+        Y = self.buffer("_Y", X.shape, X.dtype)
+        np.multiply(X, self.weight.value, out=Y)
+        np.copyto(Y, X, where=positive)
+        self._X, self._positive = X, positive
+        return Y
+
+    def backward(self, dY: Array) -> Array:
+        X = self.require_cache(self._X)
+        self.check_grad_shape(dY, X.shape)
+        dX = self.buffer("_dX", X.shape, X.dtype)
+        np.minimum(X, 0.0, out=dX)
+        dX *= dY                                      # dY * min(X, 0)
+        a = self.weight
+        if self.num_parameters > 1:
+            np.add.reduce(dX, axis=0, out=a.grad)
+        else:
+            a.grad[0] = np.add.reduce(dX, axis=None)
+        np.multiply(dY, a.value, out=dX)
+        np.copyto(dX, dY, where=self._positive)
+        return dX

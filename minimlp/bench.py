@@ -121,20 +121,15 @@ def make_data(widths, batch: int, loss: str, dtype, seed: int = 1):
 
 
 def minimlp_step(net, loss, X, T, lr: float = 0.01) -> Callable[[], None]:
-    """One plain-SGD training step of ``net`` on (X, T) as a no-argument callable:
-    forward, loss, backward, update, through the unchecked hot path that ``fit`` uses."""
-    from . import SGD
+    """One plain-SGD training step of ``net`` on (X, T) as a no-argument callable: the
+    ``TrainStep`` that ``fit`` runs, on data checked once."""
+    from . import SGD, TrainStep
 
-    opt = SGD(net.parameters(), lr=lr)
-    forward, backward = net._forward, net._backward
-    loss_forward, loss_backward, update = loss._forward, loss._backward, opt.step
-
-    def step():
-        loss_forward(forward(X, True), T)
-        backward(loss_backward())
-        update()
-
-    return step
+    step = TrainStep(net, loss, SGD(net.parameters(), lr=lr), threads=None)
+    X = net.check_input(X)
+    T = loss.check_targets(T, (X.shape[0], net.output_features(X.shape[1])), net.dtype)
+    run = step.run
+    return lambda: run(X, T)
 
 
 def gemm_floor(widths, batch: int, dtype=np.float32, seed: int = 2) -> Callable[[], None]:

@@ -73,15 +73,8 @@ def state_arrays(model) -> list[np.ndarray]:
     """The live arrays that make up a model's state: every parameter's value (in
     ``model.parameters()`` order), then every layer's ``buffers()`` (e.g. BatchNorm's running
     statistics), in layer order. Copying these out and back restores the model exactly."""
-    arrays = [p.value for p in model.parameters()]
-
-    def walk(layer):
-        for sub in getattr(layer, "layers", ()):
-            walk(sub)
-        arrays.extend(layer.buffers().values())
-    for layer in getattr(model, "layers", ()):
-        walk(layer)
-    return arrays
+    return ([p.value for p in model.parameters()]
+            + [a for layer in model.leaves() for a in layer.buffers().values()])
 
 
 def _overrides(cb: Callback, hook: str) -> bool:

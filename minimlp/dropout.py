@@ -45,8 +45,7 @@ class Dropout(Layer):
         return {"p": self.p}
 
     def forward(self, X: Array, train: bool = True) -> Array:
-        if not train:
-            self._mask = None
+        if not train:   # the identity; the training mask stays as it is
             return X
         M = self._mask
         if not (self.freeze_mask and M is not None and M.shape == X.shape and M.dtype == X.dtype):

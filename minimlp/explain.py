@@ -37,6 +37,7 @@ from .layers import Dense
 from .losses import MSELoss
 from .optim import SGD
 from .sequential import Sequential
+from .step import TrainStep
 
 Array = np.ndarray
 
@@ -330,12 +331,11 @@ def _check(product: float, minimlp_value: float, what: str) -> None:
 def train_more(net: Sequential, X, T, lr: float, steps: int) -> tuple[float, Array]:
     """Continue training ``net`` (weights only) for ``steps`` SGD steps; returns (E, outputs)."""
     loss = MSELoss()
+    step = TrainStep(net, loss, SGD([p for p in net.parameters() if p.name == "W"], lr=lr))
     X = net.check_input(X)
-    opt = SGD([p for p in net.parameters() if p.name == "W"], lr=lr)
+    T = loss.check_targets(T, (X.shape[0], net.output_features(X.shape[1])), net.dtype)
     for _ in range(steps):
-        loss.forward(net.forward(X), T)
-        net.backward(loss.backward())
-        opt.step()
+        step.run(X, T)
     Y = net.predict(X)
     return loss.forward(Y, T), Y[0]
 

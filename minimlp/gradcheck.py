@@ -66,7 +66,9 @@ def gradcheck(obj, X, T=None, loss: Loss | None = None, *, eps: float = 1e-5,
         analytic = lambda: obj.backward().copy()
         params = []
     elif isinstance(obj, Layer):
-        params = [(f"{i}.{p.name}", p) for i, p in _indexed_params(obj)]
+        # Unique names: "1.0.W" inside a nested Sequential; a lone layer counts as index 0.
+        params = (obj.named_parameters() if next(obj.walk(), None) is not None
+                  else [(f"0.{p.name}", p) for p in obj.parameters()])
         for name, p in params:
             if p.value.dtype != np.float64:
                 raise ValueError(f"gradcheck needs float64 parameters; {name} is {p.value.dtype}")
@@ -105,10 +107,3 @@ def gradcheck(obj, X, T=None, loss: Loss | None = None, *, eps: float = 1e-5,
             if rel[k] >= worst:
                 worst, where = float(rel[k]), f"{name}[{', '.join(map(str, k))}]"
     return GradcheckResult(worst, where, errors)
-
-
-def _indexed_params(obj: Layer):
-    """(layer index, Parameter) pairs; a lone layer counts as index 0."""
-    if hasattr(obj, "named_parameters"):
-        return [(name.split(".", 1)[0], p) for name, p in obj.named_parameters()]
-    return [(0, p) for p in obj.parameters()]

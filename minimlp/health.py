@@ -30,7 +30,6 @@ import numpy as np
 from ._checks import check_real, check_size
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .callbacks import Callback
-from .sequential import Sequential, _walk
 
 
 class HealthMonitor(Callback):
@@ -70,8 +69,7 @@ class HealthMonitor(Callback):
     # -- set-up --------------------------------------------------------------------------
     def on_train_begin(self, logs) -> None:
         # Every leaf layer, nested Sequentials included, named by its path ("2.0").
-        top = self.model if isinstance(self.model, Sequential) else [self.model]
-        layers = [(path, l) for path, l in _walk(top) if not isinstance(l, Sequential)]
+        layers = [(path, l) for path, l in self.model.walk() if not any(True for _ in l.walk())]
         self._params = []        # (key prefix, Parameter, tracks the update ratio)
         for i, layer in layers:
             for p in layer.parameters():
@@ -116,7 +114,7 @@ class HealthMonitor(Callback):
                 norm_d = float(np.sqrt(np.dot(flat, flat)))
                 self._ratio[key] += norm_d / norm_w if norm_w > 0 else float("inf")
         for key, layer in self._relus:
-            mask = layer._cache
+            mask = layer.cache
             if mask is None:
                 continue
             active = mask.any(axis=0)
@@ -124,7 +122,7 @@ class HealthMonitor(Callback):
             self._ever_active[key] = active if seen is None else (seen | active)
         s = self.saturation
         for key, layer, is_sigmoid in self._squash:
-            Y = layer._cache
+            Y = layer.cache
             if Y is None:
                 continue
             A = np.abs(2.0 * Y - 1.0) if is_sigmoid else np.abs(Y)

@@ -88,18 +88,28 @@ class Dense(Layer):
     def output_features(self, in_features: int) -> int:
         return self.out_features
 
+    #: Backward reads the cached input (for dW); dX may be written over it afterwards, and
+    #: the first layer of a network skips dX.
+    backward_reads = frozenset({"input"})
+    in_place = frozenset({"backward_input"})
+    input_grad_optional = True
+
+    @property
+    def input(self) -> Array | None:
+        """The input ``X`` of the last training forward (what backward reads), or ``None``."""
+        return self._X
+
     def forward(self, X: Array, train: bool = True) -> Array:
         if X.ndim != 2 or X.shape[1] != self.in_features:
             raise ValueError(f"{self!r}: expected input of shape (N, {self.in_features}), got {X.shape}")
-        if not train:
-            self._X = None
+        if not train:   # a fresh array; the training cache stays as it is
             Y = X @ self._W.value
             if self._b is not None:
                 Y += self._b.value
             return Y
         Y = self.__dict__.get("_Y")
-        if Y is None or Y.shape[0] != X.shape[0]:   # (the fast path of _buffer, inlined)
-            Y = self._buffer("_Y", (X.shape[0], self.out_features), self.dtype)
+        if Y is None or Y.shape[0] != X.shape[0]:   # (the fast path of buffer, inlined)
+            Y = self.buffer("_Y", (X.shape[0], self.out_features), self.dtype)
         np.matmul(X, self._W.value, out=Y)
         b = self._b
         if b is not None:
@@ -107,22 +117,22 @@ class Dense(Layer):
         self._X = X
         return Y
 
-    def backward(self, dY: Array, need_input_grad: bool = True,
-                 overwrite_X: bool = False) -> Array | None:
-        """``dX`` (N, in_features) from ``dY`` (N, out_features); writes ``dW`` and ``db``.
+    def backward(self, dY: Array, *, input_grad: bool = True, out: Array | None = None) -> Array | None:
+        """``dX = dY W^T`` (N, in_features) from ``dY`` (N, out_features); writes ``dW``
+        and ``db``.
 
-        ``need_input_grad=False`` skips ``dX`` (the first layer of a network).
-        ``overwrite_X=True`` (Sequential's hot path, when the cached input is a buffer that
-        no one reads after this backward) writes ``dX`` over the input once ``dW`` is done.
+        ``input_grad=False`` skips ``dX`` and returns ``None`` (the first layer of a
+        network). ``out`` is where ``dX`` goes (the plan passes the cached input, which no
+        one reads after this backward); by default a buffer of the layer.
         """
         X = self._X
         if X is None or dY.shape != (X.shape[0], self.out_features):   # the checks, inlined
-            X = self._need_cache(X)
-            self._check_grad_shape(dY, (X.shape[0], self.out_features))
+            X = self.require_cache(X)
+            self.check_grad_shape(dY, (X.shape[0], self.out_features))
         W = self._W
         if X.shape[0] == 1:
             # np.matmul's inner-dimension-1 path is several times slower than a broadcast
-            # outer product (measured: PERF-NOTES, "batch 1").
+            # outer product (docs/benchmarks.md, "batch 1").
             np.multiply(X.T, dY, out=W.grad)
             if self._b is not None:
                 np.copyto(self._b.grad, dY[0])   # the sum over one row is that row (faster)
@@ -130,12 +140,13 @@ class Dense(Layer):
             np.matmul(X.T, dY, out=W.grad)
             if self._b is not None:
                 np.add.reduce(dY, axis=0, out=self._b.grad)
-        if not need_input_grad:
+        if not input_grad:
             return None
-        dX = X if overwrite_X else self.__dict__.get("_dX")
-        if dX is None or dX.shape[0] != X.shape[0]:   # (the fast path of _buffer, inlined)
-            dX = self._buffer("_dX", X.shape, self.dtype)
-        return np.matmul(dY, W.value.T, out=dX)
+        if out is None:
+            out = self.__dict__.get("_dX")
+            if out is None or out.shape[0] != X.shape[0]:   # (the fast path of buffer, inlined)
+                out = self.buffer("_dX", X.shape, self.dtype)
+        return np.matmul(dY, W.value.T, out=out)
 
     def __repr__(self) -> str:
         extra = "" if self._b is not None else ", bias=False"

@@ -317,3 +317,25 @@ def _in_unit_interval(loss: Loss, what: str, A: Array) -> Array:
     if A.size and (A.min() < 0 or A.max() > 1):
         raise ValueError(f"{loss!r}: {what} must lie in [0, 1], got values in [{A.min()}, {A.max()}]")
     return A
+
+
+#: Losses by name, for ``fit(loss="ce")``, configs and the command line.
+LOSSES: dict[str, type] = {
+    "mse": MSELoss,
+    "cross_entropy": CrossEntropyLoss, "ce": CrossEntropyLoss, "crossentropy": CrossEntropyLoss,
+    "bce_with_logits": BCEWithLogitsLoss, "bce": BCELoss, "l1": L1Loss, "huber": HuberLoss,
+}
+
+
+def get_loss(loss, owner: str = "fit") -> Loss:
+    """A ``Loss`` object from a ``Loss`` or a name in ``LOSSES`` (built with its defaults)."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str):
+        key = loss.lower().replace("-", "_")
+        if key in LOSSES:
+            return LOSSES[key]()
+        raise ValueError(f"{owner}: unknown loss {loss!r}; allowed: {', '.join(LOSSES)} "
+                         "(or a Loss object such as mm.CrossEntropyLoss())")
+    raise TypeError(f"{owner}: loss must be a Loss object or a name ({', '.join(LOSSES)}), "
+                    f"got {type(loss).__name__}")

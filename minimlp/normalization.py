@@ -68,7 +68,7 @@ class _Norm(Layer):
         X_hat, inv_std = self._need_cache(self._cache)
         self._check_grad_shape(dY, X_hat.shape)
         ax = self.axis
-        dX = self._buffer("_dX", dY.shape, self.dtype)
+        dX = self.buffer("_dX", dY.shape, self.dtype)
         if self._params:
             np.multiply(dY, X_hat, out=dX)
             np.add.reduce(dX, axis=0, out=self._gamma.grad)
@@ -76,12 +76,17 @@ class _Norm(Layer):
             np.multiply(dY, self._gamma.value, out=dX)        # dX_hat
         else:
             np.copyto(dX, dY)
+        # Every temporary is a buffer of the layer: a step allocates nothing of batch size.
+        stat = (1, dX.shape[1]) if ax == 0 else (dX.shape[0], 1)
+        mean_d = np.add.reduce(dX, axis=ax, keepdims=True, out=self.buffer("_mean_d", stat, self.dtype))
+        mean_dx = self.buffer("_mean_dx", stat, self.dtype)
+        np.einsum("nd,nd->d" if ax == 0 else "nd,nd->n", dX, X_hat, out=mean_dx.reshape(-1))
         M = dX.shape[ax]
-        mean_d = dX.mean(axis=ax, keepdims=True)
-        mean_dx = np.einsum("nd,nd->d" if ax == 0 else "nd,nd->n", dX, X_hat) / M
-        mean_dx = mean_dx[None, :] if ax == 0 else mean_dx[:, None]
+        mean_d *= 1.0 / M
+        mean_dx *= 1.0 / M
+        tmp = np.multiply(X_hat, mean_dx, out=self.buffer("_tmp", dX.shape, self.dtype))
         dX -= mean_d
-        dX -= X_hat * mean_dx
+        dX -= tmp
         dX *= inv_std
         return dX
 
@@ -113,6 +118,7 @@ class BatchNorm1d(_Norm):
     """
 
     axis = 0
+    min_train_batch = 2   # a variance needs two samples (fit checks its last batch)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, dtype=np.float64):
@@ -136,8 +142,7 @@ class BatchNorm1d(_Norm):
 
     def forward(self, X: Array, train: bool = True) -> Array:
         self._check_X(X)
-        if not train:
-            self._cache = None
+        if not train:   # the running statistics; the training cache stays as it is
             Y = X - self.running_mean
             Y *= 1.0 / np.sqrt(self.running_var + self.eps)
             return self._scale_shift(Y)
@@ -205,14 +210,20 @@ class LayerNorm(_Norm):
 
     def forward(self, X: Array, train: bool = True) -> Array:
         self._check_X(X)
-        D = X.shape[1]
-        X_hat = self._buffer("_X_hat", X.shape, self.dtype) if train else np.empty_like(X)
-        np.subtract(X, X.mean(axis=1, keepdims=True), out=X_hat)
-        var = np.einsum("nd,nd->n", X_hat, X_hat) / D
-        inv_std = (1.0 / np.sqrt(var + self.eps))[:, None]
+        N, D = X.shape
+        X_hat = self.buffer("_X_hat", X.shape, self.dtype) if train else np.empty_like(X)
+        row = self.buffer("_row", (N, 1), self.dtype) if train else np.empty((N, 1), self.dtype)
+        np.add.reduce(X, axis=1, keepdims=True, out=row)
+        row *= 1.0 / D
+        np.subtract(X, row, out=X_hat)                       # X - mean
+        inv_std = self.buffer("_inv_std", (N, 1), self.dtype) if train else np.empty((N, 1), self.dtype)
+        np.einsum("nd,nd->n", X_hat, X_hat, out=inv_std.reshape(-1))
+        inv_std *= 1.0 / D                                   # the biased variance
+        inv_std += self.eps
+        np.sqrt(inv_std, out=inv_std)
+        np.divide(1.0, inv_std, out=inv_std)
         X_hat *= inv_std
         if not train:
-            self._cache = None
             return self._scale_shift(X_hat)
         return self._keep_and_scale(X_hat, inv_std)
 

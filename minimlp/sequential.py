@@ -1,14 +1,12 @@
 """``Sequential``: layers applied in order; backward applies them in reverse."""
 from __future__ import annotations
 
-import inspect
 from typing import Iterator
 
 import numpy as np
 
 from ._checks import as_float_array, check_size
 from .layer import Array, Layer, Parameter
-from .layers import Dense
 
 
 class Sequential(Layer):
@@ -41,7 +39,7 @@ class Sequential(Layer):
                 raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a minimlp "
                                 "Layer (did you forget the parentheses, e.g. ReLU()?)")
         first = {}
-        for path, layer in _walk(layers):
+        for path, layer in _walk(layers, ""):
             seen = first.setdefault(id(layer), path)
             if seen != path:
                 # A layer keeps one cache: used twice, backward would silently use the wrong one
@@ -71,23 +69,7 @@ class Sequential(Layer):
                              f"{d.name} but layer {i0} ({self._layers[i0]!r}) is {d0.name}; "
                              "build every layer with the same dtype")
         self.dtype = dtypes.pop() if dtypes else np.dtype(np.float64)
-        self._skip_first_dX = bool(self._layers) and _takes_need_input_grad(self._layers[0])
-        # Layers whose backward may overwrite its incoming gradient (see Activation.backward),
-        # and those whose forward may overwrite its input: a Dense output no one else reads.
-        # (A subclass that overrides forward/backward without the keyword opts out.)
-        takes = lambda method, name: name in inspect.signature(method).parameters
-        self._in_place = [_own_flag(layer, "_backward_in_place", "_backward")
-                          and takes(layer.backward, "overwrite_dY") for layer in self._layers]
-        self._in_place_fwd = [i > 0 and isinstance(self._layers[i - 1], Dense)
-                              and _own_flag(layer, "_forward_in_place", "_forward")
-                              and takes(layer.forward, "overwrite_X")
-                              for i, layer in enumerate(self._layers)]
-        # A Dense layer after a ReLU may write dX over its cached input (the ReLU's output).
-        self._dX_over_input = [i > 0 and isinstance(layer, Dense)
-                               and _own_flag(self._layers[i - 1], "_output_free_after_forward", "_backward")
-                               and takes(layer.backward, "overwrite_X")
-                               for i, layer in enumerate(self._layers)]
-        self._out_shape = None
+        self._out_shape = None   # the output shape of the last training forward
 
     # -- container protocol --------------------------------------------------------------
     def __len__(self) -> int:
@@ -110,10 +92,20 @@ class Sequential(Layer):
         """Every layer's parameters, in layer order."""
         return [p for layer in self._layers for p in layer.parameters()]
 
+    def walk(self, prefix: str = "") -> Iterator[tuple[str, Layer]]:
+        """``(path, layer)`` for every layer, nested Sequentials and their layers included,
+        depth first: ``("0", Dense), ("1", Sequential), ("1.0", Dense), ...``."""
+        return _walk(self._layers, prefix)
+
+    def leaves(self) -> list[Layer]:
+        """The computing layers in order, nested Sequentials flattened."""
+        return [leaf for layer in self._layers for leaf in layer.leaves()]
+
     def named_parameters(self) -> list[tuple[str, Parameter]]:
-        """``("<layer index>.<name>", Parameter)`` pairs, e.g. ``("0.W", ...)``."""
-        return [(f"{i}.{p.name}", p) for i, layer in enumerate(self._layers)
-                for p in layer.parameters()]
+        """``("<path>.<name>", Parameter)`` pairs, unique in the model: ``"0.W"``, and
+        ``"1.0.W"`` for the first layer of a nested Sequential at index 1."""
+        return [(f"{i}.{name}", p) for i, layer in enumerate(self._layers)
+                for name, p in layer.named_parameters()]
 
     def output_features(self, in_features: int) -> int:
         for layer in self._layers:
@@ -139,10 +131,12 @@ class Sequential(Layer):
     def forward(self, X, train: bool = True) -> Array:
         """Run every layer on ``X`` (N, D_in); returns a fresh ``Y`` (N, D_out).
 
-        With ``train=True`` each layer caches what ``backward`` needs.
+        With ``train=True`` each layer caches what ``backward`` needs; with ``train=False``
+        (as ``predict``) nothing is cached and the caches of an earlier training forward are
+        left alone, so a ``backward`` after it still gives that forward's gradients.
         """
         X = self.check_input(X)
-        Y = self._forward_named(X, train)
+        Y = self._run(X, train)
         # Fresh: a training output lives in a layer's reused buffer, and a network of
         # Identity layers (or none) would hand back the caller's own array.
         return Y.copy() if train or Y is X else Y
@@ -156,14 +150,19 @@ class Sequential(Layer):
             batch_size = check_size(batch_size, "batch_size", "Sequential.predict")
         X = self.check_input(X)
         if batch_size is None or batch_size >= X.shape[0]:
-            Y = self._forward_named(X, False)
+            Y = self._run(X, False)
             return Y.copy() if Y is X else Y   # never the caller's own array
-        return np.concatenate([self._forward_named(X[i:i + batch_size], False)
+        return np.concatenate([self._run(X[i:i + batch_size], False)
                                for i in range(0, X.shape[0], batch_size)])
 
-    def backward(self, dY) -> Array:
-        """Backpropagate ``dY = dL/dY`` (N, D_out); writes every parameter's ``grad`` and
-        returns ``dL/dX`` (N, D_in)."""
+    def backward(self, dY, input_grad: bool = True) -> Array | None:
+        """Backpropagate ``dY = dL/dY`` (N, D_out): writes every parameter's ``grad`` and
+        returns ``dL/dX`` (N, D_in), a buffer of the first layer (copy it to keep it).
+
+        ``input_grad=False`` skips the first layer's input gradient and returns ``None``:
+        a training loop never needs ``dL/dX``, and for a first ``Dense(D_in, H)`` it is a
+        matrix product of ``2 N D_in H`` flops, a quarter or more of a step's work.
+        """
         if self._out_shape is None:
             raise RuntimeError("Sequential: backward() called without a preceding "
                                "forward(X, train=True) (predict() keeps no cache)")
@@ -171,52 +170,44 @@ class Sequential(Layer):
         if dY.shape != self._out_shape:
             raise ValueError(f"Sequential: backward expected a gradient of shape {self._out_shape} "
                              f"(the shape of the last output), got {dY.shape}")
-        for layer in reversed(self._layers):
-            dY = layer.backward(dY)
-        return dY
+        return self._backprop(dY, input_grad)
 
-    def _forward_named(self, X: Array, train: bool) -> Array:
-        """``_forward`` for the public entry points: an error raised inside a layer (say
-        BatchNorm1d given one sample) comes back naming the layer's index, and the failed
-        pass leaves no half-made state for ``backward`` to use."""
-        try:
-            return self._forward(X, train)
-        except (ValueError, TypeError) as e:
-            self._out_shape = None
-            named = _name_the_layer(e, self._layers)
-            if named is None:
-                raise
-            raise named from e
+    #: As a layer inside another Sequential: ``backward(dY, input_grad=False)`` passes on.
+    input_grad_optional = True
 
-    # The unchecked hot path, for fit and the benchmarks (input already validated).
-    def _forward(self, X: Array, train: bool = True) -> Array:
+    def _run(self, X: Array, train: bool) -> Array:
+        """The forward loop. An error raised inside a layer (say BatchNorm1d given one
+        sample) comes back naming the layer's index, and a failed training pass leaves no
+        half-made state for ``backward`` to use."""
         if train:
-            for layer, in_place in zip(self._layers, self._in_place_fwd):
-                X = layer.forward(X, True, overwrite_X=True) if in_place else layer.forward(X, True)
-        else:
-            for layer in self._layers:
-                X = layer.forward(X, False)
-        self._out_shape = X.shape if train else None
+            self._out_shape = None
+        for i, layer in enumerate(self._layers):
+            try:
+                # A nested Sequential runs its loop, without checking or copying again.
+                X = layer._run(X, train) if isinstance(layer, Sequential) else layer.forward(X, train)
+            except (ValueError, TypeError) as e:
+                named = _name_the_layer(e, i)
+                if named is None:
+                    raise
+                raise named from e
+        if train:
+            self._out_shape = X.shape
         return X
 
-    def _backward(self, dY: Array) -> None:
-        """Backward that skips the input gradient of the first layer where it can.
-
-        ``dY`` and every intermediate gradient are buffers no one reads again, so they may
-        be overwritten: elementwise activations compute their ``dX`` in place.
-        """
-        layers, in_place, over_input = self._layers, self._in_place, self._dX_over_input
-        for i in range(len(layers) - 1, 0, -1):
-            if in_place[i]:
-                dY = layers[i].backward(dY, overwrite_dY=True)
-            elif over_input[i]:
-                dY = layers[i].backward(dY, overwrite_X=True)
-            else:
-                dY = layers[i].backward(dY)
-        if self._skip_first_dX:
-            layers[0].backward(dY, need_input_grad=False)
-        else:
-            layers[0].backward(dY)
+    def _backprop(self, dY: Array, input_grad: bool) -> Array | None:
+        """The backward loop (``dY`` already checked): the chain rule, layer by layer."""
+        layers = self._layers
+        for layer in reversed(layers[1:]):
+            dY = layer._backprop(dY, True) if isinstance(layer, Sequential) else layer.backward(dY)
+        first = layers[0]
+        if isinstance(first, Sequential):
+            return first._backprop(dY, input_grad)
+        if input_grad:
+            return first.backward(dY)
+        if first.input_grad_optional:
+            return first.backward(dY, input_grad=False)
+        first.backward(dY)
+        return None
 
     # -- training (implemented in minimlp.training) -----------------------------------
     def fit(self, X, Y, **kwargs):
@@ -254,17 +245,10 @@ class Sequential(Layer):
         return f"Sequential(\n{inner}\n)"
 
 
-def _name_the_layer(error: Exception, layers: list) -> Exception | None:
-    """``error`` again, its message prefixed with ``layer i`` of the Sequential it came from
-    (found in its traceback); ``None`` when that cannot be done."""
-    index = {id(layer): i for i, layer in enumerate(layers)}
-    tb, i = error.__traceback__, None
-    while tb is not None:
-        i = index.get(id(tb.tb_frame.f_locals.get("self")))
-        if i is not None:
-            break
-        tb = tb.tb_next
-    if i is None or tb is None or f"layer {i} " in str(error):
+def _name_the_layer(error: Exception, i: int) -> Exception | None:
+    """``error`` again, its message prefixed with ``layer i`` of the Sequential it came from;
+    ``None`` when that cannot be done (or it already names the layer)."""
+    if f"layer {i} " in str(error):
         return None
     try:
         return type(error)(f"Sequential: layer {i}: {error}")
@@ -272,26 +256,9 @@ def _name_the_layer(error: Exception, layers: list) -> Exception | None:
         return None
 
 
-def _walk(layers, prefix: str = ""):
+def _walk(layers, prefix: str):
     """``(path, layer)`` for every layer, descending into nested Sequentials (``"2.0"``)."""
     for i, layer in enumerate(layers):
-        yield f"{prefix}{i}", layer
-        if isinstance(layer, Sequential):
-            yield from _walk(layer, f"{prefix}{i}.")
-
-
-def _own_flag(layer: Layer, name: str, method: str) -> bool:
-    """An in-place flag counts only where it is set by the class that defines ``method`` (or
-    a subclass of it): a user's subclass that overrides ``method`` (say a ReLU whose backward
-    reads its output) must opt in again, never inherit a promise made about other code."""
-    mro = type(layer).__mro__
-    where = lambda attr: next((i for i, c in enumerate(mro) if attr in c.__dict__), len(mro))
-    return bool(getattr(layer, name, False)) and where(name) <= where(method)
-
-
-def _takes_need_input_grad(layer: Layer) -> bool:
-    import inspect
-    try:
-        return "need_input_grad" in inspect.signature(layer.backward).parameters
-    except (TypeError, ValueError):
-        return False
+        path = f"{prefix}{i}"
+        yield path, layer
+        yield from layer.walk(path + ".")

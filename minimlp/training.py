@@ -1,13 +1,10 @@
-"""The training loop: ``fit``, ``evaluate``, ``History`` and classifier helpers.
+"""The training loop: ``fit``, ``evaluate`` and the classifier helpers.
 
-``fit`` repeats the step of DESIGN.md over shuffled mini-batches::
-
-    Y = model._forward(X_batch, True); value = loss._forward(Y, T_batch)
-    model._backward(loss._backward()); optimizer.step()
-
-X and Y are validated and cast once, at the start; each batch is gathered with ``np.take``
-into two buffers allocated once, so an epoch never copies the data set and a step allocates
-nothing proportional to batch x width. No derivative lives here.
+``fit`` runs ``TrainStep`` (forward, loss, backward, update; ``minimlp.step``) over shuffled
+mini-batches. It is four pieces: ``_prepare`` checks every argument before anything
+changes, ``Batches`` gathers each batch with ``np.take`` into two buffers allocated once
+(an epoch never copies the data set), ``CallbackList`` runs the hooks, and ``_run_epoch``
+is the hot loop. No derivative lives here.
 
 Randomness: ``seed`` becomes a ``numpy.random.SeedSequence`` ``S`` with two independent
 streams (so changing one never shifts the other):
@@ -23,158 +20,30 @@ same weights, bit for bit.
 """
 from __future__ import annotations
 
-import csv
-import io as _io
-import json
 import math
 import numbers
 import sys
 import time
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 
 from ._checks import check_real, check_size
 from .callbacks import Callback, EpochLogger, ProgressBar, _overrides, state_arrays
-from . import losses as _losses
-from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
+from .history import History
+from .layer import Layer
+from .losses import LOSSES, BCEWithLogitsLoss, CrossEntropyLoss, Loss, get_loss
 from .metrics import get_metric
-from .optim import Optimizer
+from .step import (OPTIMIZERS, NonFiniteLoss, TrainingDiverged, TrainStep, check_training_parts,
+                   pin_threads)
 
 Array = np.ndarray
 
-#: Losses by name, for ``fit(loss="ce")``, configs and the command line.
-LOSSES: dict[str, type] = {
-    "mse": MSELoss,
-    "cross_entropy": CrossEntropyLoss, "ce": CrossEntropyLoss, "crossentropy": CrossEntropyLoss,
-    "bce_with_logits": BCEWithLogitsLoss,
-}
-for _name, _cls in (("bce", "BCELoss"), ("l1", "L1Loss"), ("huber", "HuberLoss")):
-    if hasattr(_losses, _cls):
-        LOSSES[_name] = getattr(_losses, _cls)
-
-
-class TrainingDiverged(FloatingPointError, ValueError):
-    """Training produced a NaN or infinite loss or parameter; raised by ``fit``.
-
-    A ``FloatingPointError`` and a ``ValueError``. By the time it is raised the model holds
-    finite parameters again (``restored`` says which). Attributes: ``epoch``, ``batch``
-    (1-based; ``None`` when found at the end of the epoch or in validation), ``restored``:
-    ``"best"`` (a callback's best weights), ``"before_step"`` (the parameters before the
-    failing step) or ``"epoch_start"`` (those at the start of the epoch).
-    """
-
-    def __init__(self, message: str, epoch: int, batch: int | None, restored: str):
-        super().__init__(message)
-        self.epoch, self.batch, self.restored = epoch, batch, restored
-
-
-# -- History ------------------------------------------------------------------------------
-
-class History:
-    """Per-epoch records of a ``fit`` call.
-
-    Attributes
-    ----------
-    history : dict[str, list[float]]
-        ``"loss"``, each metric, ``"val_loss"`` and ``"val_<metric>"`` when validating, and
-        ``"time"`` (wall seconds of the epoch, validation included); one value per epoch.
-    epochs : list[int]
-        The epoch numbers, 1-based (they start at ``initial_epoch + 1``).
-    params : dict
-        The settings of the run, including the ``seed`` entropy and ``seed_spawn_key``:
-        ``seed=SeedSequence(params["seed"], spawn_key=params["seed_spawn_key"])`` reproduces
-        it (for an int seed the key is empty and ``seed=params["seed"]`` is enough).
-
-    ``h["loss"]`` is ``h.history["loss"]``; ``len(h)`` the number of epochs recorded.
-    """
-
-    def __init__(self, keys: Sequence[str] = (), params: dict | None = None):
-        self.history: dict[str, list[float]] = {k: [] for k in keys}
-        self.epochs: list[int] = []
-        self.params = dict(params or {})
-
-    def append(self, epoch: int, logs: dict) -> None:
-        """Record one epoch's logs (a value per key)."""
-        self.epochs.append(epoch)
-        for k, v in logs.items():
-            self.history.setdefault(k, []).append(float(v))
-
-    def __getitem__(self, key: str) -> list[float]:
-        try:
-            return self.history[key]
-        except KeyError:
-            raise KeyError(f"History has no {key!r}; keys: {list(self.history)}") from None
-
-    def __contains__(self, key) -> bool:
-        return key in self.history
-
-    def __len__(self) -> int:
-        return len(self.epochs)
-
-    def keys(self):
-        return self.history.keys()
-
-    def to_dict(self) -> dict:
-        """``{"epoch": [...], "<key>": [...], ...}``: plain lists, JSON-safe."""
-        return {"epoch": list(self.epochs), **{k: list(v) for k, v in self.history.items()}}
-
-    def to_json(self, path=None) -> str:
-        """The ``to_dict`` as JSON text; also written to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=1)
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-        return text
-
-    def to_csv(self, path=None) -> str:
-        """A CSV table, one row per epoch, header ``epoch,loss,...``; written to ``path`` when given."""
-        buf = _io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        keys = list(self.history)
-        w.writerow(["epoch"] + keys)
-        for i, e in enumerate(self.epochs):
-            w.writerow([e] + [repr(self.history[k][i]) for k in keys])
-        text = buf.getvalue()
-        if path is not None:
-            with open(path, "w", encoding="utf-8", newline="") as f:
-                f.write(text)
-        return text
-
-    def table(self, max_rows: int | None = 20) -> str:
-        """A markdown table of the epochs (at most ``max_rows``: first, evenly spaced, last)."""
-        keys = list(self.history)
-        n = len(self.epochs)
-        rows = list(range(n))
-        if max_rows is not None and n > max_rows >= 2:
-            rows = sorted({round(i * (n - 1) / (max_rows - 1)) for i in range(max_rows)})
-        head = ["epoch"] + keys
-        body = [[str(self.epochs[i])] + [f"{self.history[k][i]:.4g}" for k in keys] for i in rows]
-        widths = [max(len(r[c]) for r in [head] + body) for c in range(len(head))]
-        line = lambda r: "| " + " | ".join(x.rjust(w) for x, w in zip(r, widths)) + " |"
-        sep = "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"
-        return "\n".join([line(head), sep] + [line(r) for r in body])
-
-    def __repr__(self) -> str:
-        last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v and k != "time")
-        return f"History({len(self)} epochs{': ' + last if last else ''})"
+__all__ = ["fit", "evaluate", "predict_proba", "predict_classes", "History", "TrainingDiverged",
+           "LOSSES", "OPTIMIZERS", "get_loss"]
 
 
 # -- argument checks ----------------------------------------------------------------------
-
-def get_loss(loss) -> Loss:
-    """A ``Loss`` object from a ``Loss`` or a name in ``LOSSES``."""
-    if isinstance(loss, Loss):
-        return loss
-    if isinstance(loss, str):
-        key = loss.lower().replace("-", "_")
-        if key in LOSSES:
-            return LOSSES[key]()
-        raise ValueError(f"fit: unknown loss {loss!r}; allowed: {', '.join(LOSSES)} "
-                         "(or a Loss object such as mm.CrossEntropyLoss())")
-    raise TypeError(f"fit: loss must be a Loss object or a name ({', '.join(LOSSES)}), "
-                    f"got {type(loss).__name__}")
-
 
 def _seed_sequence(seed) -> np.random.SeedSequence:
     if isinstance(seed, np.random.SeedSequence):
@@ -191,13 +60,6 @@ def _seed_sequence(seed) -> np.random.SeedSequence:
 
 def _stream(ss: np.random.SeedSequence, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + key))
-
-
-def _check_model(model, owner: str):
-    for attr in ("check_input", "_forward", "_backward", "parameters"):
-        if not hasattr(model, attr):
-            raise TypeError(f"{owner}: model must be a minimlp Sequential (wrap a single layer "
-                            f"as Sequential(layer)), got {type(model).__name__}")
 
 
 def _out_width(model, D_in: int) -> int:
@@ -228,26 +90,6 @@ def _check_callbacks(callbacks) -> list[Callback]:
             raise TypeError(f"fit: callbacks[{i}] is a {type(cb).__name__}, not a "
                             "minimlp.callbacks.Callback (did you pass the class instead of an instance?)")
     return cbs
-
-
-def _check_output_for_loss(model, loss: Loss) -> None:
-    """Refuse a final Softmax before CrossEntropyLoss or a final Sigmoid before
-    BCEWithLogitsLoss: those losses apply it themselves, so it would be applied twice and
-    training would stall far above the loss it can reach."""
-    from .activations import Sigmoid, Softmax
-    last = model
-    while getattr(last, "layers", None):
-        last = last.layers[-1]
-    if isinstance(last, Softmax) and isinstance(loss, CrossEntropyLoss):
-        raise ValueError(f"fit: the model ends in {last!r}, but {loss!r} takes logits and applies "
-                         "softmax itself, so softmax would be applied twice and training stalls. "
-                         "Remove the final Softmax layer (predict_proba(model, X) gives the "
-                         "probabilities)")
-    if isinstance(last, Sigmoid) and isinstance(loss, BCEWithLogitsLoss):
-        raise ValueError(f"fit: the model ends in {last!r}, but {loss!r} takes logits and applies "
-                         "the sigmoid itself, so it would be applied twice and training stalls. "
-                         "Remove the final Sigmoid layer, or keep it and use BCELoss, which takes "
-                         "probabilities")
 
 
 def _quiet_overflow() -> dict:
@@ -285,9 +127,9 @@ def _evaluate_arrays(model, X: Array, T: Array, loss: Loss | None, mfns, chunk: 
     for s in range(0, N, chunk):
         Xc, Tc = X[s:s + chunk], T[s:s + chunk]
         m = Xc.shape[0]
-        Yp = model._forward(Xc, False)
+        Yp = model.forward(Xc, False)
         if loss is not None:
-            total += (1 if summed else m) * loss._forward(Yp, Tc)
+            total += (1 if summed else m) * loss.forward(Yp, Tc)
         for j, (_, f) in enumerate(mfns):
             sums[j] += m * f(Yp, Tc)
     out = {"loss": total if summed else total / N} if loss is not None else {}
@@ -305,8 +147,10 @@ def evaluate(model, X, Y, *, loss=None, metrics=(), batch_size: int | None = Non
     parameter or buffer; like ``predict`` it drops the layers' training caches, so a
     ``backward`` needs a new ``forward`` first.
     """
-    _check_model(model, "evaluate")
-    loss = None if loss is None else get_loss(loss)
+    if not isinstance(model, Layer) or not hasattr(model, "check_input"):
+        raise TypeError(f"evaluate: model must be a minimlp Sequential (wrap a single layer "
+                        f"as Sequential(layer)), got {type(model).__name__}")
+    loss = None if loss is None else get_loss(loss, "evaluate")
     mfns = _metric_functions(metrics, loss if loss is not None else Loss())
     if loss is None and not mfns:
         raise ValueError("evaluate: nothing to compute; pass loss=... and/or metrics=[...]")
@@ -320,8 +164,9 @@ def evaluate(model, X, Y, *, loss=None, metrics=(), batch_size: int | None = Non
 # -- classifier helpers -------------------------------------------------------------------
 
 def _last_layer_name(model) -> str:
-    layers = getattr(model, "layers", None)
-    return type(layers[-1]).__name__ if layers else ""
+    """The class name of the model's last computing layer, nested Sequentials included."""
+    leaves = model.leaves()
+    return type(leaves[-1]).__name__ if leaves else ""
 
 
 def predict_proba(model, X, batch_size: int | None = None) -> Array:
@@ -330,12 +175,11 @@ def predict_proba(model, X, batch_size: int | None = None) -> Array:
     ``(N, D_in) -> (N, C)``: ``softmax(Z)`` row-wise for ``C >= 2`` output columns (the
     logits ``CrossEntropyLoss`` trains), ``sigmoid(Z)`` = P(class 1) for one column (as
     ``BCEWithLogitsLoss`` trains). A model that already ends in ``Softmax`` or ``Sigmoid``
-    is returned as is.
+    (nested Sequentials included) is returned as is.
     """
     from scipy.special import expit, softmax
     Z = model.predict(X, batch_size=batch_size)
-    last = _last_layer_name(model)
-    if last in ("Softmax", "Sigmoid"):
+    if _last_layer_name(model) in ("Softmax", "Sigmoid"):
         return Z
     return expit(Z) if Z.shape[1] == 1 else softmax(Z, axis=1)
 
@@ -356,20 +200,229 @@ def predict_classes(model, X, batch_size: int | None = None, threshold: float | 
 
 # -- fit ----------------------------------------------------------------------------------
 
-def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int = 32,
+class _Run:
+    """Everything ``fit`` checked and derived, before it changed anything."""
+
+
+def _prepare(model, X, Y, loss, optimizer, epochs, batch_size, shuffle, validation_data,
+             validation_split, validation_rows, metrics, callbacks, seed, verbose,
+             initial_epoch, max_loss_growth) -> _Run:
+    """Check every argument of ``fit`` (raising ValueError/TypeError naming it) and split
+    off the validation rows; nothing is changed yet."""
+    run = _Run()
+    run.model, run.loss, run.optimizer = check_training_parts(model, loss, optimizer, "fit")
+    run.epochs = epochs = check_size(epochs, "epochs", "fit")
+    if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) \
+            or not 0 <= initial_epoch < epochs:
+        raise ValueError(f"fit: initial_epoch must be an integer in [0, epochs) = [0, {epochs}), "
+                         f"got {initial_epoch!r}")
+    run.initial_epoch = int(initial_epoch)
+    batch_size = check_size(batch_size, "batch_size", "fit")
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise TypeError(f"fit: shuffle must be True or False, got {shuffle!r}")
+    run.shuffle = bool(shuffle)
+    validation_split = check_real(validation_split, "validation_split", "fit",
+                                  low=0.0, high=1.0, high_open=True)
+    if validation_rows not in ("random", "last"):
+        raise ValueError(f"fit: validation_rows must be 'random' or 'last', got {validation_rows!r}")
+    if verbose not in (0, 1, 2):  # True/False compare equal to 1/0
+        raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+    run.verbose = verbose
+    if max_loss_growth is not None:
+        max_loss_growth = check_real(max_loss_growth, "max_loss_growth", "fit", low=1.0, low_open=True)
+    run.max_loss_growth = max_loss_growth
+    run.mfns = _metric_functions(metrics, run.loss)
+    run.callbacks = _check_callbacks(callbacks)
+    run.ss = ss = _seed_sequence(seed)
+
+    X = model.check_input(X, "fit input X")
+    T = _check_targets(model, run.loss, X, Y, "fit")
+    N = X.shape[0]
+    if validation_data is not None:
+        if validation_split:
+            raise ValueError("fit: pass validation_data or validation_split, not both")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("fit: validation_data must be a pair (X_val, Y_val), got "
+                            f"{type(validation_data).__name__}"
+                            + (f" of length {len(validation_data)}" if hasattr(validation_data, "__len__") else ""))
+        X_val = model.check_input(validation_data[0], "validation_data X")
+        T_val = _check_targets(model, run.loss, X_val, validation_data[1], "fit validation_data")
+    elif validation_split:
+        n_val = int(round(N * validation_split))
+        if n_val < 1 or n_val >= N:
+            raise ValueError(f"fit: validation_split={validation_split} of {N} rows leaves "
+                             f"{n_val} validation and {N - n_val} training rows; both need >= 1")
+        if validation_rows == "last":
+            val_idx, train_idx = np.arange(N - n_val, N), np.arange(N - n_val)
+        else:
+            perm = _stream(ss, 0).permutation(N)
+            val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+        X_val, T_val = X[val_idx], T[val_idx]
+        X, T = X[train_idx], T[train_idx]
+        N = X.shape[0]
+    else:
+        X_val = T_val = None
+    run.X, run.T, run.X_val, run.T_val = X, T, X_val, T_val
+
+    run.bs = bs = min(batch_size, N)
+    run.steps = -(-N // bs)
+    last = N - (run.steps - 1) * bs
+    for path, layer in list(model.walk()) or [("0", model)]:
+        if last < layer.min_train_batch:   # BatchNorm1d: batch statistics need 2 rows
+            raise ValueError(f"fit: layer {path} ({layer!r}) needs at least {layer.min_train_batch} "
+                             f"samples per training batch, but batch_size={bs} on {N} training "
+                             f"rows leaves a batch of {last}; choose another batch_size")
+    return run
+
+
+class Batches:
+    """The mini-batches of an epoch: ``epoch(e)`` yields ``(X_batch, T_batch)``.
+
+    With ``shuffle`` each batch is gathered (``np.take``) into one of two buffers allocated
+    once, in the order of epoch ``e``'s permutation (stream ``(1, e)`` of the seed);
+    without, batches are views of consecutive rows. The last, smaller batch is kept.
+    """
+
+    def __init__(self, X: Array, T: Array, batch_size: int, shuffle: bool, ss):
+        self.X, self.T, self.batch_size, self.shuffle, self.ss = X, T, batch_size, shuffle, ss
+        N = X.shape[0]
+        self.bounds = [(s, min(s + batch_size, N)) for s in range(0, N, batch_size)]
+        if shuffle:
+            self._Xb = np.empty((batch_size,) + X.shape[1:], X.dtype)
+            self._Tb = np.empty((batch_size,) + T.shape[1:], T.dtype)
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def epoch(self, e: int):
+        X, T = self.X, self.T
+        if not self.shuffle:
+            for s, t in self.bounds:
+                yield X[s:t], T[s:t]
+            return
+        order = _stream(self.ss, 1, e).permutation(X.shape[0])
+        Xb, Tb, bs, take = self._Xb, self._Tb, self.batch_size, np.take
+        for s, t in self.bounds:
+            idx = order[s:t]
+            xb, tb = (Xb, Tb) if t - s == bs else (Xb[:t - s], Tb[:t - s])
+            take(X, idx, axis=0, out=xb, mode="clip")
+            take(T, idx, axis=0, out=tb, mode="clip")
+            yield xb, tb
+
+
+class CallbackList:
+    """The callbacks of one ``fit``: wired to the run (``model``, ``optimizer``, ``loss``,
+    ``history``, ``params``) and called hook by hook; the batch hooks only for the
+    callbacks that override them."""
+
+    def __init__(self, callbacks: list, model, optimizer, loss, history, params: dict):
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            cb.model, cb.optimizer, cb.loss, cb.history, cb.params = model, optimizer, loss, history, params
+            cb.stop_training = False
+        self.batch_begin = [cb for cb in self.callbacks if _overrides(cb, "on_batch_begin")]
+        self.batch_end = [cb for cb in self.callbacks if _overrides(cb, "on_batch_end")]
+
+    def __getattr__(self, hook: str):
+        if not hook.startswith("on_"):
+            raise AttributeError(hook)
+        callbacks = self.callbacks
+
+        def call(*args):
+            for cb in callbacks:
+                getattr(cb, hook)(*args)
+        return call
+
+    @property
+    def stop_training(self) -> bool:
+        return any(cb.stop_training for cb in self.callbacks)
+
+
+class _NonFinite(Exception):
+    """Internal: a NaN/inf (or an exploded loss) was found; ``where`` says in which stage:
+    "step" (the batch's forward/loss/backward; nothing updated), "update" (inside the
+    optimizer's step), "end of epoch" or "validation"."""
+
+    def __init__(self, message: str, where: str, batch: int | None = None):
+        super().__init__(message)
+        self.where, self.batch = where, batch
+
+
+class _Growth:
+    """``max_loss_growth``: sets ``step.loss_limit`` from the first batch of the fit, so
+    that a batch loss (per sample, for a summed loss) grown past ``factor * max(1, L_1)``
+    stops the step before its update."""
+
+    def __init__(self, factor: float, step: TrainStep, batch_size: int, summed: bool):
+        self.factor, self.step, self.batch_size, self.summed = factor, step, batch_size, summed
+
+    def first(self, value: float, m: int) -> None:
+        per_sample = value / m if self.summed else value
+        limit = self.factor * max(1.0, abs(per_sample))
+        self.step.loss_limit = limit * self.batch_size if self.summed else limit
+
+def _run_epoch(step: TrainStep, batches, epoch: int, cbs: CallbackList, mfns, summed: bool,
+               buffers: list, buffer_snapshot: list, growth: _Growth | None) -> tuple[float, list[float]]:
+    """One epoch of steps: returns the summed loss (``sum_b N_b L_b``, or ``sum_b L_b`` for a
+    summed loss) and the metric sums (``sum_b N_b m_b``). A NaN/inf, or a loss grown past
+    ``growth``, raises ``_NonFinite``."""
+    begin, finish, optimizer = step.begin, step.finish, step.optimizer
+    hooks_begin, hooks_end = cbs.batch_begin, cbs.batch_end
+    names = [n for n, _ in mfns]
+    total = 0.0
+    sums = [0.0] * len(mfns)
+    for batch, (xb, tb) in enumerate(batches.epoch(epoch), 1):
+        m = xb.shape[0]
+        for cb in hooks_begin:
+            cb.on_batch_begin(batch)
+        for dst, a in zip(buffer_snapshot, buffers):   # running statistics, for a restore
+            np.copyto(dst, a)
+        before = optimizer.steps
+        try:
+            value = begin(xb, tb)           # forward and loss
+            if mfns:                        # metrics of the output, before the update
+                mvals = [f(step.output, tb) for _, f in mfns]
+            finish()                        # backward and update
+        except NonFiniteLoss as e:
+            hint = "" if not math.isfinite(e.value) else (
+                " (max_loss_growth times the first batch's; pass max_loss_growth=None to train on)")
+            raise _NonFinite(f"{e}{hint}", "step", batch) from None
+        except FloatingPointError as e:   # np.errstate(...="raise") chosen by the caller
+            where = "step" if optimizer.steps == before else "update"
+            raise _NonFinite(f"numpy raised FloatingPointError ({e})", where, batch) from e
+        if growth is not None:
+            growth.first(value, m)
+            growth = None
+        total += (1 if summed else m) * value
+        if mfns:
+            for j, v in enumerate(mvals):
+                sums[j] += m * v
+        if hooks_end:
+            blogs = {"size": m, "loss": value}
+            if mfns:
+                blogs.update(zip(names, mvals))
+            for cb in hooks_end:
+                cb.on_batch_end(batch, blogs)
+    return total, sums
+
+
+def fit(model, X, Y, *, loss, optimizer, epochs: int, batch_size: int = 32,
         shuffle: bool = True, validation_data=None, validation_split: float = 0.0,
-        metrics: Iterable = (), callbacks: Iterable[Callback] = (), seed=None, verbose: int = 1,
-        initial_epoch: int = 0) -> History:
+        validation_rows: str = "random", metrics: Iterable = (), callbacks: Iterable[Callback] = (),
+        seed=None, verbose: int = 1, initial_epoch: int = 0, threads="auto",
+        max_loss_growth: float | None = 1e4) -> History:
     """Train ``model`` on ``X`` (N, D_in) and targets ``Y`` with mini-batch gradient descent.
 
     Parameters
     ----------
     loss : Loss or str
         E.g. ``mm.CrossEntropyLoss()`` or a name from ``LOSSES`` (``"mse"``, ``"ce"``,
-        ``"bce_with_logits"``). Targets ``Y`` take the form the loss accepts: integer labels
+        ``"bce_with_logits"``, ...). Targets ``Y`` take the form the loss accepts: integer labels
         ``(N,)`` or rows ``(N, C)`` for cross-entropy, ``(N, D_out)`` values otherwise.
-    optimizer : Optimizer
-        Holds (some of) ``model``'s parameters, e.g. ``mm.Adam(net.parameters(), lr=1e-3)``.
+    optimizer : Optimizer or str
+        Holds (some of) ``model``'s parameters, e.g. ``mm.Adam(net.parameters(), lr=1e-3)``;
+        or a name from ``OPTIMIZERS`` (``"sgd"``, ``"adam"``, ...), built on every parameter
+        with its defaults.
     epochs : int >= 1
         Train until this epoch number (epochs ``initial_epoch + 1 .. epochs`` run).
     batch_size : int >= 1
@@ -381,8 +434,11 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
     validation_data : (X_val, Y_val) or None
         Evaluated (eval mode, no update) after each epoch: ``val_loss`` and ``val_<metric>``.
     validation_split : float in [0, 1)
-        Instead of ``validation_data``: hold out ``round(N * validation_split)`` random rows
-        (its own random stream); the rest, kept in their order, is the training set.
+        Instead of ``validation_data``: hold out ``round(N * validation_split)`` rows; the
+        rest, kept in their order, is the training set.
+    validation_rows : "random" or "last"
+        Which rows ``validation_split`` holds out: random ones (default; their own random
+        stream), or the last ones, as Keras does.
     metrics : names or functions
         From ``minimlp.metrics.METRICS`` (``"accuracy"`` or its aliases ``"acc"``,
         ``"binary_accuracy"``, which log as ``"accuracy"``; ``"mae"``, ``"mse"``) or
@@ -399,209 +455,108 @@ def fit(model, X, Y, *, loss, optimizer: Optimizer, epochs: int, batch_size: int
         line per epoch.
     initial_epoch : int >= 0
         Epochs already done (to resume a run saved by ``ModelCheckpoint``).
+    threads : "auto", int or None
+        BLAS threads while training (see ``TrainStep``; recorded in ``History.params``).
+    max_loss_growth : float > 1 or None
+        Raise ``TrainingDiverged`` when a batch's loss (per sample, for a summed loss)
+        exceeds ``max_loss_growth * max(1, L_1)``, ``L_1`` the first batch's: a loss that grew
+        by orders of magnitude has diverged even while it is finite. ``None`` turns the
+        check off. Default ``1e4``.
 
     Returns the ``History``. Arguments are all checked before anything changes: a bad one
     raises ``ValueError``/``TypeError`` naming it; so does a model ending in ``Softmax``
     trained with ``CrossEntropyLoss`` or in ``Sigmoid`` with ``BCEWithLogitsLoss`` (those
-    losses take logits). If the loss or the parameters become NaN or infinite,
-    ``TrainingDiverged`` is raised after restoring finite parameters; numpy's overflow and
+    losses take logits). If the loss or the parameters become NaN or infinite (or the
+    loss grows past ``max_loss_growth``), ``TrainingDiverged`` is raised after restoring
+    finite parameters and buffers; numpy's overflow and
     invalid-value ``RuntimeWarning``s are silenced during the epochs (the NaN/inf they make is
     reported this way instead), while ``np.errstate(over="raise")`` and the like are kept.
     """
-    # ---- check everything before touching the model ----
-    _check_model(model, "fit")
-    loss = get_loss(loss)
-    _check_output_for_loss(model, loss)
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"fit: optimizer must be a minimlp Optimizer such as "
-                        f"mm.SGD(net.parameters(), lr=0.1), got {type(optimizer).__name__}")
-    params = model.parameters()
-    own = {id(p) for p in params}
-    if any(id(p) not in own for p in optimizer.params):
-        raise ValueError("fit: the optimizer holds parameters that are not this model's "
-                         "(build it from model.parameters())")
-    epochs = check_size(epochs, "epochs", "fit")
-    if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) \
-            or not 0 <= initial_epoch < epochs:
-        raise ValueError(f"fit: initial_epoch must be an integer in [0, epochs) = [0, {epochs}), "
-                         f"got {initial_epoch!r}")
-    batch_size = check_size(batch_size, "batch_size", "fit")
-    if not isinstance(shuffle, (bool, np.bool_)):
-        raise TypeError(f"fit: shuffle must be True or False, got {shuffle!r}")
-    validation_split = check_real(validation_split, "validation_split", "fit",
-                                  low=0.0, high=1.0, high_open=True)
-    if verbose not in (0, 1, 2):  # True/False compare equal to 1/0
-        raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
-    mfns = _metric_functions(metrics, loss)
-    cbs = _check_callbacks(callbacks)
-    ss = _seed_sequence(seed)
-
-    X = model.check_input(X, "fit input X")
-    T = _check_targets(model, loss, X, Y, "fit")
-    N = X.shape[0]
-    if validation_data is not None:
-        if validation_split:
-            raise ValueError("fit: pass validation_data or validation_split, not both")
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise TypeError("fit: validation_data must be a pair (X_val, Y_val), got "
-                            f"{type(validation_data).__name__}"
-                            + (f" of length {len(validation_data)}" if hasattr(validation_data, "__len__") else ""))
-        X_val = model.check_input(validation_data[0], "validation_data X")
-        T_val = _check_targets(model, loss, X_val, validation_data[1], "fit validation_data")
-    elif validation_split:
-        n_val = int(round(N * validation_split))
-        if n_val < 1 or n_val >= N:
-            raise ValueError(f"fit: validation_split={validation_split} of {N} rows leaves "
-                             f"{n_val} validation and {N - n_val} training rows; both need >= 1")
-        perm = _stream(ss, 0).permutation(N)
-        val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-        X_val, T_val = X[val_idx], T[val_idx]
-        X, T = X[train_idx], T[train_idx]
-        N = X.shape[0]
-    else:
-        X_val = T_val = None
-    validating = X_val is not None
-
-    bs = min(batch_size, N)
-    steps = -(-N // bs)
-    if N - (steps - 1) * bs == 1:   # a batch of one sample: batch statistics cannot train on it
-        from .normalization import BatchNorm1d
-        from .sequential import _walk
-        for i, layer in _walk(model):   # nested Sequentials too
-            if isinstance(layer, BatchNorm1d):
-                raise ValueError(f"fit: layer {i} ({layer!r}) needs at least 2 samples per "
-                                 f"training batch, but batch_size={bs} on {N} training rows "
-                                 "leaves a batch of 1; choose another batch_size")
+    run = _prepare(model, X, Y, loss, optimizer, epochs, batch_size, shuffle, validation_data,
+                   validation_split, validation_rows, metrics, callbacks, seed, verbose,
+                   initial_epoch, max_loss_growth)
+    model, loss, optimizer, mfns = run.model, run.loss, run.optimizer, run.mfns
+    step = TrainStep(model, loss, optimizer, threads=threads)
+    n_threads = step.thread_count(run.bs)
+    N, validating = run.X.shape[0], run.X_val is not None
     names = [n for n, _ in mfns]
     keys = ["loss"] + names + (["val_loss"] + [f"val_{n}" for n in names] if validating else [])
     history = History(keys + ["time"], params={
-        "epochs": epochs, "initial_epoch": initial_epoch, "batch_size": bs, "samples": N,
-        "steps": steps, "shuffle": bool(shuffle), "validation_samples": 0 if not validating else X_val.shape[0],
-        "seed": ss.entropy, "seed_spawn_key": list(ss.spawn_key),
-        "loss": repr(loss), "optimizer": repr(optimizer)})
-
-    if verbose == 2 or verbose == 1 and not _is_tty():
-        progress = EpochLogger()
-    elif verbose == 1:
-        progress = ProgressBar()
-    else:
-        progress = None
-    all_cbs = cbs + ([progress] if progress is not None else [])
-    cb_params = {"epochs": epochs, "initial_epoch": initial_epoch, "batch_size": bs,
-                 "samples": N, "steps": steps, "metrics": keys, "verbose": verbose}
-    for cb in all_cbs:
-        cb.model, cb.optimizer, cb.loss, cb.history, cb.params = model, optimizer, loss, history, cb_params
-        cb.stop_training = False
-    begin_cbs = [cb for cb in all_cbs if _overrides(cb, "on_batch_begin")]
-    end_cbs = [cb for cb in all_cbs if _overrides(cb, "on_batch_end")]
-
-    # ---- buffers, allocated once ----
-    if shuffle:
-        Xb = np.empty((bs,) + X.shape[1:], X.dtype)
-        Tb = np.empty((bs,) + T.shape[1:], T.dtype)
-    bounds = [(s, min(s + bs, N)) for s in range(0, N, bs)]
+        "epochs": run.epochs, "initial_epoch": run.initial_epoch, "batch_size": run.bs,
+        "samples": N, "steps": run.steps, "shuffle": run.shuffle,
+        "validation_samples": run.X_val.shape[0] if validating else 0,
+        "seed": run.ss.entropy, "seed_spawn_key": list(run.ss.spawn_key),
+        "loss": repr(loss), "optimizer": repr(optimizer), "threads": n_threads})
+    progress = _progress(run.verbose)
+    cbs = CallbackList(run.callbacks + ([progress] if progress is not None else []), model,
+                       optimizer, loss, history, {
+                           "epochs": run.epochs, "initial_epoch": run.initial_epoch,
+                           "batch_size": run.bs, "samples": N, "steps": run.steps,
+                           "metrics": keys, "verbose": run.verbose})
+    batches = Batches(run.X, run.T, run.bs, run.shuffle, run.ss)
     state = state_arrays(model)
     snapshot = [np.empty_like(a) for a in state]
-    val_chunk = None if not validating or X_val.shape[0] <= 8192 else 8192
-
-    forward, backward = model._forward, model._backward
-    loss_forward, loss_backward = loss._forward, loss._backward
-    step = optimizer.step
-    take = np.take
-    isfinite = math.isfinite
-    perf_counter = time.perf_counter
-    quiet = _quiet_overflow()
+    buffers = [a for layer in model.leaves() for a in layer.buffers().values()]
+    buffer_snapshot = [np.empty_like(a) for a in buffers]
+    val_chunk = None if not validating or run.X_val.shape[0] <= 8192 else 8192
     summed = _sums(loss)
+    growth = None if run.max_loss_growth is None else _Growth(run.max_loss_growth, step, run.bs, summed)
 
     try:
-        for cb in all_cbs:
-            cb.on_train_begin({})
-        logs: dict = {}
-        for epoch in range(initial_epoch + 1, epochs + 1):
-            for cb in all_cbs:
-                cb.on_epoch_begin(epoch)
-            t0 = perf_counter()
-            for dst, a in zip(snapshot, state):
-                np.copyto(dst, a)
-            order = _stream(ss, 1, epoch).permutation(N) if shuffle else None
-            total = 0.0
-            sums = [0.0] * len(mfns)
-            stage = 0  # 1: in forward/loss/backward, 2: in optimizer.step (for error recovery)
-            batch = 0
-            try:
-                with np.errstate(**quiet):  # NaN/inf is detected below: no RuntimeWarning first
-                    for batch, (s, e) in enumerate(bounds, 1):
-                        m = e - s
-                        if shuffle:
-                            idx = order[s:e]
-                            if m == bs:
-                                xb, tb = Xb, Tb
-                            else:
-                                xb, tb = Xb[:m], Tb[:m]
-                            take(X, idx, axis=0, out=xb, mode="clip")
-                            take(T, idx, axis=0, out=tb, mode="clip")
-                        else:
-                            xb, tb = X[s:e], T[s:e]
-                        for cb in begin_cbs:
-                            cb.on_batch_begin(batch)
-                        stage = 1
-                        Yp = forward(xb, True)
-                        value = loss_forward(Yp, tb)
-                        if not isfinite(value):
-                            raise _NonFinite(f"the loss became {value}")
-                        total += (1 if summed else m) * value
-                        if mfns:
-                            mvals = [f(Yp, tb) for _, f in mfns]
-                            for j, v in enumerate(mvals):
-                                sums[j] += m * v
-                        backward(loss_backward())
-                        stage = 2
-                        step()
-                        stage = 0
-                        if end_cbs:
-                            blogs = {"size": m, "loss": value}
-                            if mfns:
-                                blogs.update(zip(names, mvals))
-                            for cb in end_cbs:
-                                cb.on_batch_end(batch, blogs)
-                    stage = 3
-                    for a in state:
-                        if not np.isfinite(a).all():
-                            raise _NonFinite("a parameter or buffer became NaN or inf")
-                    logs = {"loss": total if summed else total / N}
-                    logs.update((name, sm / N) for name, sm in zip(names, sums))
+        with pin_threads(n_threads), np.errstate(**_quiet_overflow()):
+            # NaN/inf is detected (and reported as TrainingDiverged): no RuntimeWarning first.
+            cbs.on_train_begin({})
+            logs: dict = {}
+            for epoch in range(run.initial_epoch + 1, run.epochs + 1):
+                cbs.on_epoch_begin(epoch)
+                t0 = time.perf_counter()
+                for dst, a in zip(snapshot, state):
+                    np.copyto(dst, a)
+                try:
+                    total, sums = _run_epoch(step, batches, epoch, cbs, mfns, summed, buffers,
+                                             buffer_snapshot, growth)
+                    growth = None
+                    logs = _epoch_logs(total, sums, N, names, summed, state)
                     if validating:
-                        stage = 4
-                        vlogs = _evaluate_arrays(model, X_val, T_val, loss, mfns, val_chunk)
-                        if not isfinite(vlogs["loss"]):
-                            raise _NonFinite(f"the validation loss became {vlogs['loss']}")
+                        vlogs = _evaluate_arrays(model, run.X_val, run.T_val, loss, mfns, val_chunk)
+                        if not math.isfinite(vlogs["loss"]):
+                            raise _NonFinite(f"the validation loss became {vlogs['loss']}", "validation")
                         logs.update((f"val_{k}", v) for k, v in vlogs.items())
-                    stage = 0
-            except (_NonFinite, FloatingPointError) as exc:
-                if stage == 0:  # raised by a callback, not by the arithmetic
-                    raise
-                raise _diverged(exc, epoch, batch, steps, stage, state, snapshot, cbs,
-                                optimizer) from (exc if isinstance(exc, FloatingPointError) else None)
-            logs["time"] = perf_counter() - t0
-            history.append(epoch, logs)
-            del logs["time"]
-            for cb in all_cbs:
-                cb.on_epoch_end(epoch, logs)
-            if any(cb.stop_training for cb in all_cbs):
-                break
-        for cb in all_cbs:
-            cb.on_train_end(logs)
+                except _NonFinite as exc:
+                    raise _diverged(exc, epoch, run.steps, state, snapshot, buffers,
+                                    buffer_snapshot, run.callbacks, optimizer) from exc.__cause__
+                logs["time"] = time.perf_counter() - t0
+                history.append(epoch, logs)
+                del logs["time"]
+                cbs.on_epoch_end(epoch, logs)
+                if cbs.stop_training:
+                    break
+            cbs.on_train_end(logs)
     finally:
         if isinstance(progress, ProgressBar):
             progress.close()
     return history
 
 
-class _NonFinite(Exception):
-    """Internal: a NaN/inf was found in the loss or the parameters."""
+def _epoch_logs(total, sums, N, names, summed, state) -> dict:
+    for a in state:
+        if not np.isfinite(a).all():
+            raise _NonFinite("a parameter or buffer became NaN or inf", "end of epoch")
+    logs = {"loss": total if summed else total / N}
+    logs.update((name, s / N) for name, s in zip(names, sums))
+    return logs
 
 
-def _diverged(exc, epoch, batch, steps, stage, state, snapshot, cbs, optimizer) -> TrainingDiverged:
+def _progress(verbose: int):
+    if verbose == 2 or verbose == 1 and not _is_tty():
+        return EpochLogger()
+    if verbose == 1:
+        return ProgressBar()
+    return None
+
+
+def _diverged(exc: _NonFinite, epoch, steps, state, snapshot, buffers, buffer_snapshot, cbs,
+              optimizer) -> TrainingDiverged:
     """Put a finite model state back and build the error that says what happened."""
     held = [h for h in (cb.restorable_weights() for cb in cbs) if h is not None]
     if held:
@@ -609,24 +564,26 @@ def _diverged(exc, epoch, batch, steps, stage, state, snapshot, cbs, optimizer) 
         for dst, a in zip(state, arrays):
             np.copyto(dst, a)
         restored, how = "best", f"the weights a callback kept from epoch {best_epoch}"
-    elif stage == 1 and all(np.isfinite(a).all() for a in state):
+    elif exc.where == "step" and all(np.isfinite(a).all() for a in state):
+        for dst, a in zip(buffers, buffer_snapshot):   # the failing batch's running statistics
+            np.copyto(dst, a)
         restored, how = "before_step", "its parameters from before this batch's update"
     else:
         for dst, a in zip(state, snapshot):
             np.copyto(dst, a)
         restored, how = "epoch_start", f"its parameters from the start of epoch {epoch}"
-    what = str(exc) if isinstance(exc, _NonFinite) else f"numpy raised FloatingPointError ({exc})"
-    where = f"epoch {epoch}, batch {batch}/{steps}" if stage in (1, 2) else f"epoch {epoch}"
-    if stage == 3:
+    batch = exc.batch if exc.where in ("step", "update") else None
+    where = f"epoch {epoch}, batch {batch}/{steps}" if batch is not None else f"epoch {epoch}"
+    if exc.where == "end of epoch":
         where += " (found at the end of the epoch)"
-    elif stage == 4:
+    elif exc.where == "validation":
         where += " (in validation)"
     lr = optimizer.lr
-    message = (f"fit: training diverged at {where}: {what}. The model was restored to {how}. "
+    message = (f"fit: training diverged at {where}: {exc}. The model was restored to {how}. "
                f"Try a smaller learning rate (lr is {lr:g}; e.g. lr={lr / 10:g}), standardized "
                "inputs, or a smaller batch. The optimizer's state was not restored: build a "
                "new optimizer before training on.")
-    return TrainingDiverged(message, epoch, batch if stage in (1, 2) else None, restored)
+    return TrainingDiverged(message, epoch, batch, restored)
 
 
 def _is_tty() -> bool:

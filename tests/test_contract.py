@@ -77,11 +77,27 @@ def test_repr_is_readable(case):
 
 
 @pytest.mark.parametrize("case", LAYER_CASES, ids=CASE_IDS)
-def test_no_cache_after_inference_forward(case):
+def test_inference_forward_leaves_the_training_cache_alone(case):
+    """A prediction between a training forward and its backward changes nothing (as in
+    PyTorch, where an eval forward in between is allowed)."""
     case_id, layer, width = build(case, np.float64)
     X = make_input(case_id, 3, width, np.float64)
-    Y = layer.forward(X, train=True)   # a cache now exists ...
-    layer.forward(X, train=False)      # ... and inference must drop it
+    dY = np.random.default_rng(3).standard_normal((3, layer.output_features(width)))
+    layer.forward(X, train=True)
+    expected = layer.backward(dY).copy()
+    grads = [p.grad.copy() for p in layer.parameters()]
+    layer.forward(X, train=True)
+    layer.forward(make_input(case_id, 5, width, np.float64, seed=9), train=False)   # in between
+    np.testing.assert_array_equal(layer.backward(dY), expected)
+    for p, g in zip(layer.parameters(), grads):
+        np.testing.assert_array_equal(p.grad, g)
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=CASE_IDS)
+def test_backward_after_only_an_inference_forward_raises(case):
+    case_id, layer, width = build(case, np.float64)
+    X = make_input(case_id, 3, width, np.float64)
+    Y = layer.forward(X, train=False)   # no training forward: nothing to differentiate
     with pytest.raises(RuntimeError, match="backward"):
         layer.backward(np.ones_like(Y))
 

@@ -237,7 +237,9 @@ CATALOGUE = [
     # -- backward ------------------------------------------------------------------------------
     ("backward-before-forward", lambda c, t: mm.Sequential(mm.Dense(3, 2)).backward(np.ones((5, 2))),
      RuntimeError, r"Sequential.*backward\(\) called without a preceding forward\(X, train=True\)"),
-    ("backward-after-predict", lambda c, t: (c.net.predict(c.X), c.net.backward(np.ones((5, 2)))),
+    # Only a fresh model: after a training forward, a predict leaves its caches alone.
+    ("backward-after-only-predict", lambda c, t: (lambda net: (net.predict(c.X), net.backward(np.ones((5, 2)))))(
+        mm.Sequential(mm.Dense(3, 4, rng=0), mm.ReLU(), mm.Dense(4, 2, rng=1))),
      RuntimeError, r"Sequential.*backward\(\) called without a preceding forward.*predict\(\) keeps no cache"),
     ("backward-wrong-shape", lambda c, t: (c.net.forward(c.X), c.net.backward(np.ones((5, 3)))),
      ValueError, r"Sequential.*backward expected a gradient of shape \(5, 2\).*got \(5, 3\)"),
@@ -253,8 +255,8 @@ CATALOGUE = [
      ValueError, r"MSELoss: reduction must be 'mean' or 'sum', got 'avg'"),
     ("BCELoss-given-logits", lambda c, t: mm.BCELoss().forward(c.net.forward(c.X) * 10, np.ones((5, 2))),
      ValueError, r"BCELoss\(\): predictions must be probabilities in \[0, 1\], got values in .*BCEWithLogitsLoss"),
-    ("layer-backward-after-inference", lambda c, t: (c.net[2].forward(np.ones((5, 4)), train=False),
-                                                     c.net[2].backward(np.ones((5, 2)))),
+    ("layer-backward-after-only-inference", lambda c, t: (lambda d: (d.forward(np.ones((5, 4)), train=False),
+                                                                   d.backward(np.ones((5, 2)))))(mm.Dense(4, 2, rng=1)),
      RuntimeError, r"Dense\(4, 2\).*backward\(\) called without a preceding forward"),
     ("layer-wrong-features", lambda c, t: c.net[2].forward(np.ones((5, 3))),
      ValueError, r"Dense\(4, 2\).*expected input of shape \(N, 4\), got \(5, 3\)"),

@@ -49,10 +49,15 @@ def data(widths, loss_name, N, dtype, seed=0):
 
 
 def step(net, loss, opt, X, T):
-    """One training step through the unchecked hot path, as fit runs it."""
-    loss._forward(net._forward(X, True), T)
-    net._backward(loss._backward())
-    opt.step()
+    """One training step through TrainStep's unchecked run, as fit runs it."""
+    key = (id(net), id(loss), id(opt))
+    planned = _STEPS.get(key)
+    if planned is None:
+        planned = _STEPS[key] = (mm.TrainStep(net, loss, opt, threads=None), net, loss, opt)
+    planned[0].run(X, T)
+
+
+_STEPS: dict = {}
 
 
 def step_allocations(net, loss, opt, X, T):
@@ -140,11 +145,9 @@ def test_float32_model_stays_float32_through_a_step(name):
     net, loss, opt, widths, loss_name = build(name, np.float32, "momentum")
     for N in (64, 40):
         X, T = data(widths, loss_name, N, np.float32)
-        Y = net._forward(X, True)
-        value = loss._forward(Y, T)
-        dY = loss._backward()
-        net._backward(dY)
-        opt.step()
+        planned = mm.TrainStep(net, loss, opt, threads=None)
+        value = planned.run(X, T)
+        Y, dY = planned.output, loss.backward()
         assert Y.dtype == np.float32 and dY.dtype == np.float32
         assert isinstance(value, float)
     for p in net.parameters():
@@ -158,34 +161,8 @@ def test_float32_model_stays_float32_through_a_step(name):
                     assert arr.dtype == np.float32, f"{owner!r}.{attr} is {arr.dtype}"
 
 
-@pytest.mark.parametrize("acts", [
-    (mm.ReLU, mm.ReLU), (mm.Sigmoid, mm.Tanh), (mm.ReLU, mm.Sigmoid), (mm.LeakyReLU, mm.ReLU),
-])
-def test_in_place_hot_path_gives_the_public_paths_gradients(acts):
-    """Sequential._forward/_backward reuse buffers in place (activation outputs over Dense
-    outputs, dX over a ReLU's output); the gradients must equal those of the public
-    forward/backward, which never write into an array they were given."""
-    def net():
-        return mm.Sequential(mm.Dense(6, 9, rng=0), acts[0](), mm.Dense(9, 7, rng=1), acts[1](),
-                             mm.Dense(7, 4, rng=2), mm.ReLU(), mm.Dense(4, 3, rng=3))
-    rng = np.random.default_rng(5)
-    X, T = rng.standard_normal((11, 6)), rng.standard_normal((11, 3))
-    a, b = net(), net()
-    loss_a, loss_b = mm.MSELoss(), mm.MSELoss()
-    X_before = X.copy()
-    for N in (11, 5, 11):
-        value_a = loss_a.forward(a.forward(X[:N]), T[:N])
-        a.backward(loss_a.backward())
-        value_b = loss_b._forward(b._forward(X[:N], True), T[:N])
-        b._backward(loss_b._backward())
-        assert value_a == value_b
-        for p, q in zip(a.parameters(), b.parameters()):
-            np.testing.assert_allclose(q.grad, p.grad, rtol=1e-13, atol=1e-15)
-    np.testing.assert_array_equal(X, X_before)
-
-
 def test_subclass_without_the_in_place_keywords_still_trains():
-    # A user's ReLU whose forward/backward predate the keywords: the hot path must not pass them.
+    # A user's ReLU whose forward/backward predate the keywords: the plan must not pass them.
     class OldReLU(mm.ReLU):
         def forward(self, X, train=True):
             return super().forward(X, train)
@@ -198,8 +175,6 @@ def test_subclass_without_the_in_place_keywords_still_trains():
     X = np.random.default_rng(0).standard_normal((5, 3))
     T = np.array([0, 1, 1, 0, 1])
     for model in (net, ref):
-        loss = mm.CrossEntropyLoss()
-        loss._forward(model._forward(X, True), T)
-        model._backward(loss._backward())
+        mm.TrainStep(model, mm.CrossEntropyLoss(), mm.SGD(model.parameters(), lr=0.0))(X, T)
     for p, q in zip(net.parameters(), ref.parameters()):
         np.testing.assert_allclose(p.grad, q.grad, rtol=1e-13)

@@ -44,7 +44,7 @@ def tutorial_demo(name: str = "mazur", steps: int = 10000, out=print, diagram: s
     """Train a tutorial network with its biases frozen; print its forward values, gradients
     and loss before and after. Draws the untrained network to ``diagram`` (a PNG path) when
     given. Returns the final loss."""
-    from .. import MSELoss, SGD
+    from .. import MSELoss, SGD, TrainStep
     from ..tutorial import tutorial_network, weight_parameters
 
     net, X, T = tutorial_network(name)
@@ -59,15 +59,13 @@ def tutorial_demo(name: str = "mazur", steps: int = 10000, out=print, diagram: s
     E0 = loss.forward(Y, T)
     net.backward(loss.backward())
     out(f"input  x = {_fmt(X[0])}   target t = {_fmt(T[0])}")
-    out(f"hidden out = {_fmt(net[2]._X[0])}   output out = {_fmt(Y[0])}")
+    out(f"hidden out = {_fmt(net[2].input[0])}   output out = {_fmt(Y[0])}")
     out(f"loss E = 1/2 sum (t - o)^2 = MSE over 2 outputs = {E0:.12f}")
     out(f"dE/dW_hidden (in, out) =\n{_fmt(net[0].dW)}")
     out(f"dE/dW_output (in, out) =\n{_fmt(net[2].dW)}")
-    opt = SGD(weight_parameters(net), lr=0.5)
+    step = TrainStep(net, loss, SGD(weight_parameters(net), lr=0.5))
     for _ in range(steps):
-        loss.forward(net.forward(X), T)
-        net.backward(loss.backward())
-        opt.step()
+        step(X, T)
     Y = net.predict(X)
     E = loss.forward(Y, T)
     out(f"after {steps} steps: output out = {_fmt(Y[0])}   loss E = {E:.12g}")

@@ -1,0 +1,96 @@
+"""``History``: the per-epoch records of a ``fit`` call."""
+from __future__ import annotations
+
+import csv
+import io as _io
+import json
+from typing import Sequence
+
+
+class History:
+    """Per-epoch records of a ``fit`` call.
+
+    Attributes
+    ----------
+    history : dict[str, list[float]]
+        ``"loss"``, each metric, ``"val_loss"`` and ``"val_<metric>"`` when validating, and
+        ``"time"`` (wall seconds of the epoch, validation included); one value per epoch.
+    epochs : list[int]
+        The epoch numbers, 1-based (they start at ``initial_epoch + 1``).
+    params : dict
+        The settings of the run, including the ``seed`` entropy and ``seed_spawn_key``:
+        ``seed=SeedSequence(params["seed"], spawn_key=params["seed_spawn_key"])`` reproduces
+        it (for an int seed the key is empty and ``seed=params["seed"]`` is enough).
+
+    ``h["loss"]`` is ``h.history["loss"]``; ``len(h)`` the number of epochs recorded.
+    """
+
+    def __init__(self, keys: Sequence[str] = (), params: dict | None = None):
+        self.history: dict[str, list[float]] = {k: [] for k in keys}
+        self.epochs: list[int] = []
+        self.params = dict(params or {})
+
+    def append(self, epoch: int, logs: dict) -> None:
+        """Record one epoch's logs (a value per key)."""
+        self.epochs.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(float(v))
+
+    def __getitem__(self, key: str) -> list[float]:
+        try:
+            return self.history[key]
+        except KeyError:
+            raise KeyError(f"History has no {key!r}; keys: {list(self.history)}") from None
+
+    def __contains__(self, key) -> bool:
+        return key in self.history
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def keys(self):
+        return self.history.keys()
+
+    def to_dict(self) -> dict:
+        """``{"epoch": [...], "<key>": [...], ...}``: plain lists, JSON-safe."""
+        return {"epoch": list(self.epochs), **{k: list(v) for k, v in self.history.items()}}
+
+    def to_json(self, path=None) -> str:
+        """The ``to_dict`` as JSON text; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=1)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+        return text
+
+    def to_csv(self, path=None) -> str:
+        """A CSV table, one row per epoch, header ``epoch,loss,...``; written to ``path`` when given."""
+        buf = _io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        keys = list(self.history)
+        w.writerow(["epoch"] + keys)
+        for i, e in enumerate(self.epochs):
+            w.writerow([e] + [repr(self.history[k][i]) for k in keys])
+        text = buf.getvalue()
+        if path is not None:
+            with open(path, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+        return text
+
+    def table(self, max_rows: int | None = 20) -> str:
+        """A markdown table of the epochs (at most ``max_rows``: first, evenly spaced, last)."""
+        keys = list(self.history)
+        n = len(self.epochs)
+        rows = list(range(n))
+        if max_rows is not None and n > max_rows >= 2:
+            rows = sorted({round(i * (n - 1) / (max_rows - 1)) for i in range(max_rows)})
+        head = ["epoch"] + keys
+        body = [[str(self.epochs[i])] + [f"{self.history[k][i]:.4g}" for k in keys] for i in rows]
+        widths = [max(len(r[c]) for r in [head] + body) for c in range(len(head))]
+        line = lambda r: "| " + " | ".join(x.rjust(w) for x, w in zip(r, widths)) + " |"
+        sep = "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"
+        return "\n".join([line(head), sep] + [line(r) for r in body])
+
+    def __repr__(self) -> str:
+        last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v and k != "time")
+        return f"History({len(self)} epochs{': ' + last if last else ''})"
