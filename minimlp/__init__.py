@@ -26,6 +26,9 @@ from .callbacks import Callback, EarlyStopping, ModelCheckpoint
 from .training import History, TrainingDiverged, predict_classes, predict_proba
 from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
 from .health import HealthMonitor
+from .data import Batches, batches
+from .interop import export_onnx, from_sklearn, from_torch, to_torch
+from . import explain
 
 __version__ = "0.1.0"
 
@@ -42,5 +45,7 @@ __all__ = [
     "Callback", "EarlyStopping", "ModelCheckpoint", "callbacks", "datasets", "metrics",
     "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
     "HealthMonitor",
+    "batches", "Batches", "explain",
+    "to_torch", "from_torch", "from_sklearn", "export_onnx",
     "__version__",
 ]
