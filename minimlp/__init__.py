@@ -28,7 +28,7 @@ from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROn
 from .health import HealthMonitor
 from .data import Batches, batches
 from .interop import export_onnx, from_sklearn, from_torch, to_torch
-from . import explain
+from . import explain, plot   # plot imports matplotlib only when it draws
 
 __version__ = "0.1.0"
 
@@ -45,7 +45,7 @@ __all__ = [
     "Callback", "EarlyStopping", "ModelCheckpoint", "callbacks", "datasets", "metrics",
     "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
     "HealthMonitor",
-    "batches", "Batches", "explain",
+    "batches", "Batches", "explain", "plot",
     "to_torch", "from_torch", "from_sklearn", "export_onnx",
     "__version__",
 ]

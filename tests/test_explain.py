@@ -314,8 +314,8 @@ def test_unknown_config_key_is_a_usage_error(tmp_path, capsys):
 
 def test_engine_refuses_what_it_cannot_explain():
     net, X, T = tutorial_network("mazur")
-    with pytest.raises(ValueError, match="one sample"):
-        trace_step(net, np.vstack([X, X]), np.vstack([T, T]))
+    with pytest.raises(ValueError, match="at most 8 samples"):   # a batch is explained, a big one not
+        trace_step(net, np.vstack([X] * 9), np.vstack([T] * 9))
     with pytest.raises(ValueError, match="one hidden layer"):
         trace_step(mm.Sequential(mm.Dense(2, 2), mm.Sigmoid()), X, T)
     with pytest.raises(ValueError, match="activation"):
