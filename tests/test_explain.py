@@ -484,3 +484,17 @@ def test_cli_explains_a_batch_a_softmax_and_a_deeper_net(capsys):
     assert code == 2 and "CrossEntropyLoss applies the softmax" in err
     code, _, err = run_cli(capsys, "--weights", json.dumps(MAZUR_W), "--biases", "[0, 0, 0]")
     assert code == 2 and "expected 2 entries" in err
+
+
+def test_demo_says_why_its_numbers_differ_from_the_post(golden):
+    from minimlp.commands.demo import tutorial_demo
+    lines = []
+    tutorial_demo("mazur", steps=10000, out=lines.append)
+    o1, o2 = golden["mazur"]["training"]["half_sse"]["frozen"]["outputs_after_steps"]["10000"]
+    at = next(i for i, line in enumerate(lines) if line.startswith("after 10000 steps"))
+    assert f"{o1:.9f}" in lines[at] and f"{o2:.9f}" in lines[at]
+    assert "0.015912196, 0.984065734" in lines[at + 1] and "updated w5..w8 before" in lines[at + 1]
+    assert "tutorial-errata.md" in lines[at + 1]
+    notebook = []
+    tutorial_demo("notebook", steps=10, out=notebook.append)
+    assert not any("the post prints" in line for line in notebook)
