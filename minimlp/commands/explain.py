@@ -118,7 +118,7 @@ def resolve(args) -> dict:
         if flag is not None:
             cfg[key] = _json(flag, f"--{key}")
     for key in ("network", "activation", "output_activation", "lr", "train_biases", "loss"):
-        if getattr(args, key) is not None:
+        if getattr(args, key, None) is not None:     # callers may build args without the newer flags
             cfg[key] = getattr(args, key)
     name = cfg.get("network", "mazur")
     if name not in NETWORKS:
