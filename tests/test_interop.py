@@ -81,19 +81,24 @@ def test_from_torch_names_a_module_it_cannot_convert():
         mm.from_torch(torch.nn.Sequential(torch.nn.Conv1d(1, 1, 3)))
 
 
-def test_missing_torch_gives_the_install_line(monkeypatch):
-    import builtins
-    real_import = builtins.__import__
+@pytest.mark.parametrize("package, call", [
+    ("torch", lambda net, tmp: mm.to_torch(net)), ("torch", lambda net, tmp: mm.from_torch(None)),
+    ("onnx", lambda net, tmp: mm.export_onnx(net, tmp / "x.onnx"))])
+def test_a_missing_package_gives_the_install_line(monkeypatch, tmp_path, package, call):
+    import importlib
 
-    def no_torch(name, *args, **kwargs):
-        if name == "torch" or name.startswith("torch."):
-            raise ModuleNotFoundError("No module named 'torch'", name="torch")
-        return real_import(name, *args, **kwargs)
+    import minimlp.interop as interop
+    real = importlib.import_module
 
-    monkeypatch.setattr(builtins, "__import__", no_torch)
-    monkeypatch.delitem(__import__("sys").modules, "torch", raising=False)
-    with pytest.raises(ModuleNotFoundError, match=r'to_torch needs the .torch. package.*minimlp\[torch\]'):
-        mm.to_torch(mm.Sequential(mm.Dense(2, 2)))
+    def without(name, *args, **kwargs):   # as if the package were not installed (no real re-import)
+        if name == package or name.startswith(package + "."):
+            raise ModuleNotFoundError(f"No module named {package!r}", name=package)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(interop.importlib, "import_module", without)
+    with pytest.raises(ModuleNotFoundError, match=rf"needs the '{package}' package.*minimlp\[{package}\]"):
+        call(mm.Sequential(mm.Dense(2, 2)), tmp_path)
+    assert not (tmp_path / "x.onnx").exists()
 
 
 # -- scikit-learn ---------------------------------------------------------------------------
