@@ -568,7 +568,7 @@ def _batch_section(w: _Writer, s: StepArrays) -> Section:
 def _write(s: StepArrays, *, title: str | None, digits: int, mazur: bool) -> Trace:
     w = _Writer(digits)
     f, row = w.f, w.row
-    N, L = s.X.shape[0], len(s.layers)
+    N = s.X.shape[0]
     K = s.T.shape[1]
     sections: list[Section] = []
     if N == 1:

@@ -1,6 +1,5 @@
 """``minimlp predict --proba``: probabilities computed by scipy from the saved weights."""
 import numpy as np
-import pytest
 from scipy.special import expit, softmax
 
 import minimlp as mm
