@@ -34,6 +34,8 @@ SECTIONS = [
     ("minimlp.schedules", "Learning-rate schedules"),
     ("minimlp.io", "Saving and loading"),
     ("minimlp.gradcheck", "Gradient checking"),
+    ("minimlp.data", "Mini-batches"),
+    ("minimlp.interop", "PyTorch, scikit-learn and ONNX"),
 ]
 
 

@@ -2,8 +2,9 @@
 
     python docs/make_figures.py          # from the repository root
 
-* ``docs/images/mazur-network.png``: Mazur's 2-2-2 network with its initial weights
-  (``minimlp.plot.plot_network``).
+* ``docs/images/mazur-network.png``: Mazur's 2-2-2 network with its initial weights, and
+  ``docs/images/mazur-step.png``: the same after one forward and backward pass, every number
+  on it (``minimlp.plot.plot_network``).
 * ``docs/images/loss-curve.png`` and ``docs/images/decision-boundary.png``: a small ReLU
   network trained with ``fit`` on ``mm.datasets.moons`` (``plot_history``,
   ``plot_decision_boundary``).
@@ -62,6 +63,8 @@ def network_figure() -> None:
     fig = plot_network(net, IMAGES / "mazur-network.png",
                        title="Mazur's 2-2-2 network: initial weights and biases")
     _close(fig)
+    net, X, T = tutorial_network("mazur")
+    _close(plot_network(net, X, T, IMAGES / "mazur-step.png"))   # the step, every number on it
 
 
 def training_figures() -> None:

@@ -29,6 +29,9 @@ from .history import History
 from .training import evaluate, fit, predict_classes, predict_proba
 from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
 from .health import HealthMonitor
+from .data import Batches, batches
+from .interop import export_onnx, from_sklearn, from_torch, to_torch
+from . import explain, plot   # plot imports matplotlib only when it draws
 
 __version__ = "0.1.0"
 
@@ -46,5 +49,7 @@ __all__ = [
     "Callback", "EarlyStopping", "ModelCheckpoint", "callbacks", "datasets", "metrics",
     "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
     "HealthMonitor",
+    "batches", "Batches", "explain", "plot",
+    "to_torch", "from_torch", "from_sklearn", "export_onnx",
     "__version__",
 ]

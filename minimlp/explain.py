@@ -1,40 +1,52 @@
-"""The chain rule, written out: a trace of one SGD step of a small two-layer network.
+"""The chain rule, written out: a trace of one SGD step of a small dense network.
 
-``trace_step(net, X, T)`` runs one training step of a ``Sequential(Dense, act, Dense, act)``
-on one sample and records every number a person computes when deriving backpropagation by
-hand, in that order (Mazur, "A Step by Step Backpropagation Example", 2015):
+``trace = trace_step(net, X, T, loss, lr)`` runs one training step of a
+``Sequential(Dense, act, Dense, act, ...)`` and records every number a person computes when
+deriving backpropagation by hand, in that order (Mazur, "A Step by Step Backpropagation
+Example", 2015):
 
 1. each neuron's net input and output;
-2. for each output-layer weight the three factors dE/dout, dout/dnet, dnet/dw and their
-   product;
-3. the error reaching each hidden neuron from every output, summed, and the hidden-layer
-   weights' factors;
-4. the updated weights, and the loss after the step.
+2. the error;
+3. for each output-layer weight the factors dE/dout, dout/dnet, dnet/dw and their product
+   (with softmax and cross-entropy, dE/dnet = out - t directly);
+4. layer by layer backwards, the error reaching each hidden neuron from every neuron after
+   it, summed, and that layer's weights' factors;
+5. for a batch of several samples, the batched gradient next to the mean of the samples' own;
+6. the updated weights, and the loss after the step.
+
+The computing and the writing are apart: ``compute_step`` runs minimlp and returns a
+``StepArrays`` (a dataclass of arrays, one ``LayerStep`` per Dense layer); ``trace_step``
+writes it as ``Section`` s of ``Row`` s and returns a ``Trace`` with the arrays, the rows,
+every value by label (``trace["dE/dw5"]``) and ``to_text()``/``to_markdown()``.
 
 Nothing here differentiates anything. Every value is read from minimlp itself: net inputs
 are the ``Dense`` layers' outputs, ``dE/dout`` is ``loss.backward()``, ``dout/dnet`` is the
 activation's ``backward`` applied to ones (its local slope, from its cached output or mask),
 ``delta = dE/dnet`` is the activation's ``backward`` applied to ``dE/dout``, the summed
-hidden error is the output ``Dense.backward``'s ``dX``, the weight gradients are ``Dense.dW``
-and the updated weights come from ``SGD.step()``. The product of the three printed factors
-is checked against ``Dense.dW``.
+error reaching a neuron is the next ``Dense.backward``'s ``dX``, the weight gradients are
+``Dense.dW`` and the updated weights come from ``SGD.step()``. The product of the printed
+factors is checked against ``Dense.dW``, and for a batch the mean of the per-sample
+gradients (each from minimlp run on that sample alone) against the batched ``Dense.dW``.
 
-Naming follows Mazur: inputs i1.., hidden neurons h1.., outputs o1..; weights w1, w2, ...
-numbered neuron by neuron (into h1 first, then into h2, ..., then into o1, ...), i.e. row by
-row in the tutorials' ``(out, in)`` layout. ``Dense.W`` is ``(in, out)``, so the weight from
-input i into hidden neuron j is ``W[i, j]``.
+Naming follows Mazur: inputs i1.., hidden neurons h1.. (``h2_1`` is neuron 1 of hidden
+layer 2 when there are several), outputs o1..; weights w1, w2, ... numbered neuron by neuron
+and layer by layer (into h1 first, then into h2, ..., then into o1, ...), i.e. row by row in
+the tutorials' ``(out, in)`` layout. ``Dense.W`` is ``(in, out)``, so the weight from input i
+into hidden neuron j is ``W[i, j]``. In a batch, ``net_h1[2]`` is sample 2's.
 
 Run ``minimlp explain`` (see ``minimlp.commands.explain``) to print a trace.
 """
 from __future__ import annotations
 
+import copy
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
+from .activations import Identity, ReLU, Sigmoid, Softmax, Tanh
 from .layers import Dense
-from .losses import MSELoss
+from .losses import CrossEntropyLoss, Loss, MSELoss
 from .optim import SGD
 from .sequential import Sequential
 from .step import TrainStep
@@ -51,6 +63,8 @@ ACTIVATIONS = {
 
 #: The largest layer width the trace accepts: beyond it a printed trace is no longer readable.
 MAX_WIDTH = 6
+#: The largest batch the trace accepts (each sample gets its own derivation).
+MAX_BATCH = 8
 
 
 @dataclass
@@ -73,8 +87,66 @@ class Section:
 
 
 @dataclass
+class LayerStep:
+    """One ``Dense`` layer and the activation after it, through one step.
+
+    Arrays are ``(N, out)`` per sample unless noted; all are copies, taken from minimlp.
+    ``W, dW, W_new`` are ``(in, out)``; ``b, db, b_new`` are ``(out,)``. ``dE_dout`` and
+    ``slope`` (dout/dnet) are ``None`` for a softmax output under cross-entropy, whose
+    ``delta = dE/dnet = out - t`` comes straight from the loss.
+    """
+
+    neurons: list[str]          # "h1", "h2" / "h2_1" / "o1"
+    activation: str             # a key of ACTIVATIONS, or "softmax" (cross-entropy output)
+    weight_names: list[list[str]]   # (in, out): the name of the weight W[i, j], "w5"
+    W: Array
+    b: Array
+    net: Array
+    out: Array
+    dE_dout: Array | None
+    slope: Array | None
+    delta: Array
+    dE_dX: Array                # (N, in): Dense.backward's dX, the error sent to the layer before
+    dW: Array
+    db: Array
+    W_new: Array
+    b_new: Array
+
+
+@dataclass
+class StepArrays:
+    """The numbers of one SGD step, before any is written out.
+
+    ``X (N, D)``, ``T (N, K)`` (one-hot rows for class labels), ``layers`` one ``LayerStep``
+    per Dense layer, input to output; ``E`` the loss of the batch (minimlp's), ``E_samples
+    (N,)`` each sample's, ``E_after`` the loss at the updated weights. For a batch (N > 1),
+    ``samples`` holds the ``StepArrays`` of minimlp run on each sample alone (from the same
+    starting weights), whose gradients average to the batch's.
+    """
+
+    X: Array
+    T: Array
+    loss: str                   # "mse" or "cross_entropy"
+    lr: float
+    train_biases: bool
+    inputs: list[str]
+    layers: list[LayerStep]
+    E: float
+    E_samples: Array
+    E_after: float
+    samples: list["StepArrays"] = field(default_factory=list)
+
+
+@dataclass
 class Trace:
-    """The recorded step: ``sections`` in derivation order, ``values`` by label (full precision)."""
+    """A recorded SGD step: the arrays, the derivation's rows and every value by label.
+
+    Attributes: ``step`` (the ``StepArrays``; also as ``trace.layers``, ``trace.E``,
+    ``trace.E_after``, ``trace.X``, ``trace.T``), ``sections`` in derivation order,
+    ``values`` (label -> full-precision float, also ``trace[label]``), ``title``,
+    ``header``, ``footer``/``footer_table`` (closing remarks). ``to_text()`` and
+    ``to_markdown()`` write it out with ``digits`` decimals.
+    """
 
     title: str
     header: list[str]
@@ -84,6 +156,24 @@ class Trace:
     #: A closing table (header row first), e.g. the post's figures against this method's.
     footer_table: list[tuple[str, ...]] = field(default_factory=list)
     digits: int = 9
+    step: StepArrays | None = None
+
+    layers = property(lambda self: self.step.layers)
+    E = property(lambda self: self.step.E)
+    E_after = property(lambda self: self.step.E_after)
+    X = property(lambda self: self.step.X)
+    T = property(lambda self: self.step.T)
+
+    def __getitem__(self, label: str) -> float:
+        return self.values[label]
+
+    def to_text(self) -> str:
+        """Plain text, one ``label = formula = numbers = value`` line per quantity."""
+        return format_text(self)
+
+    def to_markdown(self) -> str:
+        """Markdown: a heading and a table (quantity, formula, numbers, value) per step."""
+        return format_markdown(self)
 
 
 def _activation_name(layer) -> str:
@@ -95,24 +185,68 @@ def _activation_name(layer) -> str:
         f"{', '.join(c.__name__ for c, _, _ in ACTIVATIONS.values())}")
 
 
-def check_network(net: Sequential) -> tuple[str, str]:
-    """The (hidden, output) activation names of ``Sequential(Dense, act, Dense, act)``.
+def _loss_name(loss) -> str:
+    if type(loss) is MSELoss or type(loss) is CrossEntropyLoss:
+        if loss.reduction != "mean":
+            raise ValueError(f"explain: {loss!r}: the trace explains reduction='mean' only")
+        return "mse" if type(loss) is MSELoss else "cross_entropy"
+    raise ValueError(f"explain: loss {loss!r} is not one the trace explains; expected MSELoss() or "
+                     "CrossEntropyLoss() (softmax and cross-entropy on the last Dense's logits)")
 
-    Raises ``ValueError`` for any other structure or for a layer wider than ``MAX_WIDTH``.
-    """
+
+def _stages(net: Sequential) -> list[tuple[Dense, object]]:
+    """``[(Dense, activation or None), ...]``, refusing any other structure."""
     if not isinstance(net, Sequential):
         raise TypeError(f"explain: expected a Sequential, got {type(net).__name__}")
-    layers = net.layers
-    if len(layers) != 4 or not isinstance(layers[0], Dense) or not isinstance(layers[2], Dense):
-        raise ValueError("explain: expected Sequential(Dense, activation, Dense, activation) "
-                         f"(one hidden layer), got {[type(l).__name__ for l in layers]}")
-    for d in (layers[0], layers[2]):
+    layers, stages, i = net.layers, [], 0
+    shape = ("explain: expected Sequential(Dense, activation, Dense, activation, ...) with at least "
+             f"one hidden layer, got {[type(l).__name__ for l in layers]}")
+    while i < len(layers):
+        if not isinstance(layers[i], Dense):
+            if isinstance(layers[i], Softmax) and i == len(layers) - 1:
+                raise ValueError(f"explain: {layers[i]!r} as the last layer is not an activation the "
+                                 "trace can explain; for softmax end the net in Dense and trace with "
+                                 "loss=CrossEntropyLoss(), which applies the softmax")
+            raise ValueError(shape if not stages else
+                             f"explain: layer {i} ({layers[i]!r}) is not an activation the trace can "
+                             f"explain; expected one of "
+                             f"{', '.join(c.__name__ for c, _, _ in ACTIVATIONS.values())}")
+        act = layers[i + 1] if i + 1 < len(layers) and not isinstance(layers[i + 1], Dense) else None
+        if act is not None:
+            _activation_name(act)
+        elif i + 1 < len(layers):
+            raise ValueError(f"explain: {layers[i]!r} is followed by another Dense; put an activation "
+                             "(e.g. Identity()) between them")
+        stages.append((layers[i], act))
+        i += 2 if act is not None else 1
+    if len(stages) < 2:
+        raise ValueError(shape)
+    for d, _ in stages:
         if max(d.in_features, d.out_features) > MAX_WIDTH:
             raise ValueError(f"explain: {d!r} is too wide to print readably (at most {MAX_WIDTH} "
                              "neurons per layer)")
         if d.b is None:
             raise ValueError(f"explain: {d!r} has no bias; build it with bias=True")
-    return _activation_name(layers[1]), _activation_name(layers[3])
+    return stages
+
+
+def check_network(net: Sequential, loss: Loss | None = None) -> tuple[str, ...]:
+    """The activation name after each Dense layer of ``net``, for the trace.
+
+    ``net`` is ``Sequential(Dense, act, Dense, act, ...)``: two or more Dense layers, each
+    hidden one followed by Sigmoid, ReLU, Tanh or Identity; the last one by one of those or
+    nothing (``"identity"``). With ``CrossEntropyLoss`` the last one is followed by nothing
+    and its name is ``"softmax"`` (the loss applies it). Raises ``ValueError`` for any other
+    structure or for a layer wider than ``MAX_WIDTH``.
+    """
+    stages = _stages(net)
+    names = [_activation_name(a) if a is not None else "identity" for _, a in stages]
+    if loss is not None and _loss_name(loss) == "cross_entropy":
+        if stages[-1][1] is not None and names[-1] != "identity":
+            raise ValueError(f"explain: CrossEntropyLoss applies the softmax to the last Dense's "
+                             f"outputs (logits); the net ends in {stages[-1][1]!r} instead")
+        names[-1] = "softmax"
+    return tuple(names)
 
 
 class _Fmt:
@@ -128,188 +262,366 @@ class _Fmt:
         return f"({s})" if v < 0 else s
 
 
-def trace_step(net: Sequential, X, T, lr: float = 0.5, *, train_biases: bool = False,
-               title: str | None = None, digits: int = 9, mazur: bool = False) -> Trace:
-    """Run one SGD step of ``net`` on one sample and record the chain rule as a person derives it.
+def _neuron_names(widths: list[int]) -> list[list[str]]:
+    """Names per layer of neurons (after the inputs): h1.. or h1_1.., then o1.."""
+    hidden = widths[1:-1]
+    names = []
+    for l, w in enumerate(hidden):
+        names.append([f"h{j + 1}" if len(hidden) == 1 else f"h{l + 1}_{j + 1}" for j in range(w)])
+    names.append([f"o{k + 1}" for k in range(widths[-1])])
+    return names
 
-    ``net`` is ``Sequential(Dense(D, H), act, Dense(H, K), act)`` with ``act`` one of
-    Sigmoid, ReLU, Tanh, Identity; ``X`` has shape ``(1, D)`` and ``T`` shape ``(1, K)``.
-    The loss is ``MSELoss``: ``E = MSE = 1/K * sum_k (t_k - o_k)^2``, which for K = 2 outputs
-    is Mazur's ``E = sum_k 1/2 (t_k - o_k)^2`` (the trace says so only then). The weights are
-    updated in place by ``SGD(lr)``; the biases only when ``train_biases``. ``mazur`` says the
-    network is Mazur's own, so the text may point to his post (frozen biases).
-    ``digits`` is the number of decimals in the rows' ``numbers`` strings.
+
+def compute_step(net: Sequential, X, T, loss: Loss | None = None, lr: float = 0.5, *,
+                 train_biases: bool = False) -> StepArrays:
+    """Run one SGD step of ``net`` on ``X (N, D)``, ``T`` and return its numbers, unwritten.
+
+    ``loss`` is ``MSELoss()`` (default) or ``CrossEntropyLoss()`` (targets one-hot ``(N, K)``
+    or labels ``(N,)``); ``N <= MAX_BATCH``. ``net``'s weights (and, with ``train_biases``,
+    biases) are updated in place by ``SGD(lr)``. See ``StepArrays``.
     """
-    hid_act, out_act = check_network(net)
+    loss = MSELoss() if loss is None else loss
+    acts = check_network(net, loss)
+    kind = _loss_name(loss)
+    stages = _stages(net)
     X = net.check_input(X)
-    if X.shape[0] != 1:
-        raise ValueError(f"explain: traces one sample; got a batch of {X.shape[0]} (X of shape {X.shape})")
-    dense_h, act_h, dense_o, act_o = net.layers
-    D, H, K = dense_h.in_features, dense_h.out_features, dense_o.out_features
-    loss = MSELoss()
-    T = loss.check_targets(T, (1, K), net.dtype)
-    f = _Fmt(digits)
-    inp = [f"i{i + 1}" for i in range(D)]
-    hid = [f"h{j + 1}" for j in range(H)]
-    out = [f"o{k + 1}" for k in range(K)]
-
-    def w_hidden(i, j):  # weight from input i into hidden neuron j
-        return f"w{j * D + i + 1}"
-
-    def w_output(j, k):  # weight from hidden neuron j into output neuron k
-        return f"w{D * H + k * H + j + 1}"
-
-    W_h0, b_h0 = dense_h.W.copy(), dense_h.b.copy()
-    W_o0, b_o0 = dense_o.W.copy(), dense_o.b.copy()
+    N = X.shape[0]
+    if N > MAX_BATCH:
+        raise ValueError(f"explain: traces at most {MAX_BATCH} samples; got a batch of {N} (X of shape {X.shape})")
+    K = stages[-1][0].out_features
+    T = loss.check_targets(T, (N, K), net.dtype)
+    T_rows = np.eye(K, dtype=net.dtype)[T] if T.ndim == 1 else np.array(T)
+    start = copy.deepcopy(net) if N > 1 else None
+    widths = [stages[0][0].in_features] + [d.out_features for d, _ in stages]
+    names = _neuron_names(widths)
+    offset, weight_names = 0, []
+    for l, (d, _) in enumerate(stages):
+        weight_names.append([[f"w{offset + j * d.in_features + i + 1}" for j in range(d.out_features)]
+                             for i in range(d.in_features)])
+        offset += d.in_features * d.out_features
+    W0 = [d.W.copy() for d, _ in stages]
+    b0 = [d.b.copy() for d, _ in stages]
 
     # ---- forward, layer by layer (what Sequential.forward does), keeping each output
-    net_h = dense_h.forward(X).copy()
-    out_h = act_h.forward(net_h).copy()
-    net_o = dense_o.forward(out_h).copy()
-    out_o = act_o.forward(net_o).copy()
-    E = loss.forward(out_o, T)
+    nets, outs, a = [], [], X
+    for d, act in stages:
+        z = d.forward(a).copy()
+        a = act.forward(z).copy() if act is not None else z
+        nets.append(z)
+        outs.append(a)
+    E = loss.forward(outs[-1], T)
+    if kind == "cross_entropy":     # the loss's softmax, by minimlp's Softmax layer
+        outs[-1] = Softmax().forward(nets[-1]).copy()
     # ---- backward, in reverse
-    dE_dout_o = loss.backward().copy()
-    slope_o = act_o.backward(np.ones_like(out_o)).copy()
-    delta_o = act_o.backward(dE_dout_o).copy()
-    dE_dout_h = dense_o.backward(delta_o).copy()          # sum over outputs: delta_o W_o^T
-    dW_o, db_o = dense_o.dW.copy(), dense_o.db.copy()
-    slope_h = act_h.backward(np.ones_like(out_h)).copy()
-    delta_h = act_h.backward(dE_dout_h).copy()
-    dense_h.backward(delta_h)
-    dW_h, db_h = dense_h.dW.copy(), dense_h.db.copy()
+    g = loss.backward().copy()
+    back = [None] * len(stages)
+    for l in range(len(stages) - 1, -1, -1):
+        d, act = stages[l]
+        if l == len(stages) - 1 and kind == "cross_entropy":
+            dE_dout, slope, delta = None, None, g
+        else:
+            dE_dout = g
+            if act is None:
+                slope, delta = np.ones_like(g), g.copy()
+            else:
+                slope = act.backward(np.ones_like(g)).copy()
+                delta = act.backward(dE_dout).copy()
+        g = d.backward(delta).copy()            # sum over the next neurons: delta W^T
+        back[l] = (dE_dout, slope, delta, g, d.dW.copy(), d.db.copy())
     # ---- the update: every gradient above was taken at the original weights
     params = net.parameters() if train_biases else [p for p in net.parameters() if p.name == "W"]
     SGD(params, lr=lr).step()
     E_after = loss.forward(net.predict(X), T)
 
-    values: dict[str, float] = {}
-    sections: list[Section] = []
+    P = outs[-1]
+    if kind == "mse":
+        E_samples = ((T_rows - P) ** 2).sum(axis=1) / K
+    else:
+        E_samples = -(T_rows * np.log(P)).sum(axis=1)
+    layers = [LayerStep(names[l], acts[l], weight_names[l], W0[l], b0[l], nets[l], outs[l], *back[l][:4],
+                        back[l][4], back[l][5], d.W.copy(), d.b.copy())
+              for l, (d, _) in enumerate(stages)]
+    samples = []
+    if N > 1:   # each sample alone, from the same starting weights
+        for n in range(N):
+            samples.append(compute_step(copy.deepcopy(start), X[n:n + 1], T_rows[n:n + 1], type(loss)(),
+                                        lr, train_biases=train_biases))
+    inputs = [f"i{i + 1}" for i in range(widths[0])]
+    return StepArrays(X.copy(), T_rows, kind, float(lr), bool(train_biases), inputs, layers, float(E),
+                      E_samples, float(E_after), samples)
 
-    def row(sec: Section, label: str, formula: str, numbers: str, value) -> None:
+
+def trace_step(net: Sequential, X, T, loss: Loss | None = None, lr: float = 0.5, *,
+               train_biases: bool = False, title: str | None = None, digits: int = 9,
+               mazur: bool = False) -> Trace:
+    """Run one SGD step of ``net`` and record the chain rule as a person derives it.
+
+    ``net`` is ``Sequential(Dense, act, ..., Dense[, act])`` with one or more hidden layers,
+    ``act`` one of Sigmoid, ReLU, Tanh, Identity, at most ``MAX_WIDTH`` neurons a layer.
+    ``X`` is ``(N, D)`` with ``1 <= N <= MAX_BATCH``, ``T`` is ``(N, K)`` (or labels ``(N,)``
+    for cross-entropy). ``loss`` is ``MSELoss()`` (the default):
+    ``E = 1/N sum_n 1/K sum_k (t_nk - o_nk)^2``, which for one sample and K = 2 outputs is
+    Mazur's ``E = sum_k 1/2 (t_k - o_k)^2`` (the trace says so only then); or
+    ``CrossEntropyLoss()`` on the last Dense's logits: ``o = softmax(net)``,
+    ``E = -1/N sum_n sum_k t_nk log o_nk``. The weights are updated in place by ``SGD(lr)``;
+    the biases only when ``train_biases``. ``mazur`` says the network is Mazur's own, so the
+    text may point to his post (frozen biases). ``digits`` is the number of decimals in the
+    rows' ``numbers`` strings.
+
+    Returns a ``Trace``: ``trace.layers[l].dW``, ``trace["dE/dw5"]``, ``trace.to_text()``.
+
+    >>> import minimlp as mm
+    >>> from minimlp.tutorial import tutorial_network
+    >>> net, X, T = tutorial_network("mazur")
+    >>> trace = mm.explain.trace_step(net, X, T, mm.MSELoss(), lr=0.5)
+    >>> round(trace["dE/dw5"], 9), round(trace.E_after, 9)
+    (0.082167041, 0.291027774)
+    """
+    if isinstance(loss, numbers.Real) and not isinstance(loss, bool):   # trace_step(net, X, T, 0.5)
+        loss, lr = None, float(loss)
+    step = compute_step(net, X, T, loss, lr, train_biases=train_biases)
+    return _write(step, title=title, digits=digits, mazur=mazur)
+
+
+# -- writing the sections -------------------------------------------------------------------
+
+class _Writer:
+    def __init__(self, digits: int):
+        self.f = _Fmt(digits)
+        self.values: dict[str, float] = {}
+
+    def row(self, sec: Section, label: str, formula: str, numbers: str, value) -> None:
         value = float(value)
-        values[label] = value
+        self.values[label] = value
         sec.rows.append(Row(label, formula, numbers, value))
 
-    x, t = X[0], T[0]
-    sec = Section("The inputs and targets")
-    for i in range(D):
-        row(sec, inp[i], "", "", x[i])
+
+def _layer_title(kind: str, l: int, L: int) -> str:
+    if l == L - 1:
+        return f"{kind}, output layer"
+    return f"{kind}, hidden layer" + ("" if L == 2 else f" {l + 1}")
+
+
+def _sample_sections(w: _Writer, s: StepArrays, sfx: str, tag: str) -> list[Section]:
+    """Inputs, forward, error and backward sections of one sample (``s`` has N = 1)."""
+    f, row = w.f, w.row
+    x, t = s.X[0], s.T[0]
+    L, K = len(s.layers), s.T.shape[1]
+    out_names = s.layers[-1].neurons
+    sections = []
+    sec = Section("The inputs and targets" + tag)
+    for i, name in enumerate(s.inputs):
+        row(sec, f"{name}{sfx}", "", "", x[i])
     for k in range(K):
-        row(sec, f"t{k + 1}", "", "", t[k])
+        row(sec, f"t{k + 1}{sfx}", "", "", t[k])
     sections.append(sec)
 
-    def forward_section(title, names, prev_names, prev_vals, W, b, wname, nets, outs, act):
-        sec = Section(title)
-        _, fwd, _ = ACTIVATIONS[act]
-        for j, n in enumerate(names):
-            terms = [f"{wname(i, j)}*{p}" for i, p in enumerate(prev_names)]
-            nums = [f"{f.p(W[i, j])}*{f.p(prev_vals[i])}" for i in range(len(prev_names))]
-            row(sec, f"net_{n}", " + ".join(terms + [f"b_{n}"]), " + ".join(nums + [f.p(b[j])]), nets[j])
-            row(sec, f"out_{n}", f"{act}(net_{n}) = " + fwd.format(net=f"net_{n}"),
-                "" if act == "identity" else fwd.format(net=f.p(nets[j])), outs[j])
+    prev_names, prev_vals = s.inputs, x
+    for l, layer in enumerate(s.layers):
+        sec = Section(_layer_title("Forward pass", l, L) + tag)
+        if l == 0:
+            sec.note = "Net inputs from Dense.forward, outputs from the activation's forward"
+        for j, n in enumerate(layer.neurons):
+            terms = [f"{layer.weight_names[i][j]}*{p}" for i, p in enumerate(prev_names)]
+            nums = [f"{f.p(layer.W[i, j])}*{f.p(prev_vals[i])}" for i in range(len(prev_names))]
+            row(sec, f"net_{n}{sfx}", " + ".join(terms + [f"b_{n}"]), " + ".join(nums + [f.p(layer.b[j])]),
+                layer.net[0, j])
+            if layer.activation == "softmax":
+                all_e = " + ".join(f"e^net_{o}" for o in layer.neurons)
+                row(sec, f"out_{n}{sfx}", f"softmax(net_o)_{j + 1} = e^net_{n} / ({all_e})",
+                    f"e^{f.p(layer.net[0, j])} / ({' + '.join(f'e^{f.p(v)}' for v in layer.net[0])})",
+                    layer.out[0, j])
+            else:
+                _, fwd, _ = ACTIVATIONS[layer.activation]
+                row(sec, f"out_{n}{sfx}", f"{layer.activation}(net_{n}) = " + fwd.format(net=f"net_{n}"),
+                    "" if layer.activation == "identity" else fwd.format(net=f.p(layer.net[0, j])),
+                    layer.out[0, j])
+        sections.append(sec)
+        prev_names, prev_vals = [f"out_{n}" for n in layer.neurons], layer.out[0]
+
+    o = s.layers[-1].out[0]
+    if s.loss == "mse":
+        sec = Section("The error" + tag, f"{_mse(K)}, minimlp's MSELoss"
+                      + ("; with 2 outputs it equals Mazur's E = sum_k 1/2 (t_k - out_ok)^2 (1/2 SSE)"
+                         if K == 2 else ""))
+        half = "" if K == 1 else f"1/{K} "
+        for k in range(K):
+            row(sec, f"E_{out_names[k]}{sfx}", f"{half}(t{k + 1} - out_{out_names[k]})^2",
+                f"{half}({f(t[k])} - {f(o[k])})^2", (t[k] - o[k]) ** 2 / K)
+    else:
+        sec = Section("The error" + tag, f"{_ce()}, minimlp's CrossEntropyLoss")
+        for k in range(K):
+            row(sec, f"E_{out_names[k]}{sfx}", f"-t{k + 1} log(out_{out_names[k]})",
+                f"-{f.p(t[k])} log({f(o[k])})", -t[k] * np.log(o[k]))
+    row(sec, f"E_total{sfx}", " + ".join(f"E_{n}" for n in out_names), "", s.E)
+    sections.append(sec)
+
+    for l in range(L - 1, -1, -1):
+        layer = s.layers[l]
+        prev = s.inputs if l == 0 else [f"out_{n}" for n in s.layers[l - 1].neurons]
+        prev_vals = s.X[0] if l == 0 else s.layers[l - 1].out[0]
+        if l == L - 1:
+            sec = _output_backward(w, s, layer, sfx, tag)
+        else:
+            sec = _hidden_backward(w, s, l, sfx, tag)
+        for j, n in enumerate(layer.neurons):
+            for i, a in enumerate(prev):
+                wn = layer.weight_names[i][j]
+                if layer.dE_dout is None:       # softmax + cross-entropy: delta directly
+                    _check(layer.delta[0, j] * prev_vals[i], layer.dW[i, j], wn)
+                    formula = f"dE/dnet_{n} * dnet_{n}/d{wn}"
+                    nums = f"{f.p(layer.delta[0, j])} * {f.p(prev_vals[i])}"
+                else:
+                    _check(layer.dE_dout[0, j] * layer.slope[0, j] * prev_vals[i], layer.dW[i, j], wn)
+                    formula = f"dE/dout_{n} * dout_{n}/dnet_{n} * dnet_{n}/d{wn}"
+                    nums = (f"{f.p(layer.dE_dout[0, j])} * {f.p(layer.slope[0, j])} * "
+                            f"{f.p(prev_vals[i])}")
+                row(sec, f"dE{sfx}/d{wn}", formula, nums, layer.dW[i, j])
+        sections.append(sec)
+    return sections
+
+
+def _output_backward(w: _Writer, s: StepArrays, layer: LayerStep, sfx: str, tag: str) -> Section:
+    f, row = w.f, w.row
+    K = len(layer.neurons)
+    t = s.T[0]
+    if layer.dE_dout is None:
+        sec = Section(_layer_title("Backward pass", len(s.layers) - 1, len(s.layers)) + tag,
+                      "Softmax and cross-entropy together: dE/dnet = out - t (the softmax's slopes and "
+                      "the log's 1/out cancel), from CrossEntropyLoss.backward(); dE/dw from Dense.dW; "
+                      "dnet/dw is the input the weight multiplies")
+        for k, o in enumerate(layer.neurons):
+            row(sec, f"delta_{o}{sfx}", f"dE/dnet_{o} = out_{o} - t{k + 1}",
+                f"{f(layer.out[0, k])} - {f(t[k])}", layer.delta[0, k])
         return sec
-
-    sections.append(forward_section(
-        "Forward pass, hidden layer", hid, inp, x, W_h0, b_h0, w_hidden, net_h[0], out_h[0], hid_act))
-    sections[-1].note = "Net inputs from Dense.forward, outputs from the activation's forward"
-    hid_out_names = [f"out_{n}" for n in hid]
-    sections.append(forward_section(
-        "Forward pass, output layer", out, hid_out_names, out_h[0], W_o0, b_o0, w_output,
-        net_o[0], out_o[0], out_act))
-
-    sec = Section("The error", f"{_mse(K)}, minimlp's MSELoss"
-                  + ("; with 2 outputs it equals Mazur's E = sum_k 1/2 (t_k - out_ok)^2 (1/2 SSE)"
-                     if K == 2 else ""))
-    half = "" if K == 1 else f"1/{K} "
-    for k in range(K):
-        row(sec, f"E_{out[k]}", f"{half}(t{k + 1} - out_{out[k]})^2",
-            f"{half}({f(t[k])} - {f(out_o[0, k])})^2", (t[k] - out_o[0, k]) ** 2 / K)
-    row(sec, "E_total", " + ".join(f"E_{o}" for o in out), "", E)
-    sections.append(sec)
-
-    # ---- output layer
-    _, _, slope_o_txt = ACTIVATIONS[out_act]
-    sec = Section("Backward pass, output layer",
+    sec = Section(_layer_title("Backward pass", len(s.layers) - 1, len(s.layers)) + tag,
                   "The loss gradient dE/dout from loss.backward(); dout/dnet from the activation's backward of ones; "
                   "dE/dw from Dense.dW; dnet/dw is the input the weight multiplies")
-    for k, o in enumerate(out):
+    _, _, slope_txt = ACTIVATIONS[layer.activation]
+    for k, o in enumerate(layer.neurons):
         if K == 2:  # 2/K = 1: Mazur's dE/dout = -(target - out)
-            formula, numbers = f"out_{o} - t{k + 1}", f"{f(out_o[0, k])} - {f(t[k])}"
+            formula, numbers = f"out_{o} - t{k + 1}", f"{f(layer.out[0, k])} - {f(t[k])}"
         else:
             two = "2" if K == 1 else f"2/{K}"
-            formula, numbers = f"{two} (out_{o} - t{k + 1})", f"{two} ({f(out_o[0, k])} - {f(t[k])})"
-        row(sec, f"dE/dout_{o}", formula, numbers, dE_dout_o[0, k])
-        row(sec, f"dout_{o}/dnet_{o}", slope_o_txt.format(out=f"out_{o}", net=f"net_{o}"), "",
-            slope_o[0, k])
-        row(sec, f"delta_{o}", f"dE/dnet_{o} = dE/dout_{o} * dout_{o}/dnet_{o}",
-            f"{f.p(dE_dout_o[0, k])} * {f.p(slope_o[0, k])}", delta_o[0, k])
-    for k, o in enumerate(out):
-        for j, h in enumerate(hid):
-            w = w_output(j, k)
-            product = dE_dout_o[0, k] * slope_o[0, k] * out_h[0, j]
-            _check(product, dW_o[j, k], w)
-            row(sec, f"dE/d{w}", f"dE/dout_{o} * dout_{o}/dnet_{o} * dnet_{o}/d{w}",
-                f"{f.p(dE_dout_o[0, k])} * {f.p(slope_o[0, k])} * {f.p(out_h[0, j])}", dW_o[j, k])
-    sections.append(sec)
+            formula, numbers = f"{two} (out_{o} - t{k + 1})", f"{two} ({f(layer.out[0, k])} - {f(t[k])})"
+        row(sec, f"dE/dout_{o}{sfx}", formula, numbers, layer.dE_dout[0, k])
+        row(sec, f"dout_{o}/dnet_{o}{sfx}", slope_txt.format(out=f"out_{o}", net=f"net_{o}"), "",
+            layer.slope[0, k])
+        row(sec, f"delta_{o}{sfx}", f"dE/dnet_{o} = dE/dout_{o} * dout_{o}/dnet_{o}",
+            f"{f.p(layer.dE_dout[0, k])} * {f.p(layer.slope[0, k])}", layer.delta[0, k])
+    return sec
 
-    # ---- hidden layer
-    _, _, slope_h_txt = ACTIVATIONS[hid_act]
-    sec = Section("Backward pass, hidden layer",
-                  "Each output sends back delta_o * w; their sum is Dense.backward's dX; the "
-                  "original output weights are used, not the updated ones")
-    for j, h in enumerate(hid):
+
+def _hidden_backward(w: _Writer, s: StepArrays, l: int, sfx: str, tag: str) -> Section:
+    f, row = w.f, w.row
+    layer, nxt = s.layers[l], s.layers[l + 1]
+    into = "output" if l + 1 == len(s.layers) - 1 else "neuron of the next layer"
+    sec = Section(_layer_title("Backward pass", l, len(s.layers)) + tag,
+                  f"Each {into} sends back delta_{'o' if into == 'output' else 'next'} * w; their sum is "
+                  f"Dense.backward's dX; the original {'output' if into == 'output' else 'later'} "
+                  "weights are used, not the updated ones")
+    _, _, slope_txt = ACTIVATIONS[layer.activation]
+    for j, h in enumerate(layer.neurons):
         parts = []
-        for k, o in enumerate(out):
-            w = w_output(j, k)
-            contrib = delta_o[0, k] * W_o0[j, k]
+        for k, o in enumerate(nxt.neurons):
+            wn = nxt.weight_names[j][k]
+            contrib = nxt.delta[0, k] * nxt.W[j, k]
             parts.append(contrib)
-            row(sec, f"dE_{o}/dout_{h}", f"delta_{o} * {w}", f"{f.p(delta_o[0, k])} * {f.p(W_o0[j, k])}",
-                contrib)
-        _check(sum(parts), dE_dout_h[0, j], f"dE/dout_{h}")
-        row(sec, f"dE/dout_{h}", " + ".join(f"dE_{o}/dout_{h}" for o in out),
-            " + ".join(f.p(p) for p in parts), dE_dout_h[0, j])
-        row(sec, f"dout_{h}/dnet_{h}", slope_h_txt.format(out=f"out_{h}", net=f"net_{h}"), "",
-            slope_h[0, j])
-        row(sec, f"delta_{h}", f"dE/dnet_{h} = dE/dout_{h} * dout_{h}/dnet_{h}",
-            f"{f.p(dE_dout_h[0, j])} * {f.p(slope_h[0, j])}", delta_h[0, j])
-    for j, h in enumerate(hid):
-        for i, a in enumerate(inp):
-            w = w_hidden(i, j)
-            _check(dE_dout_h[0, j] * slope_h[0, j] * x[i], dW_h[i, j], w)
-            row(sec, f"dE/d{w}", f"dE/dout_{h} * dout_{h}/dnet_{h} * dnet_{h}/d{w}",
-                f"{f.p(dE_dout_h[0, j])} * {f.p(slope_h[0, j])} * {f.p(x[i])}", dW_h[i, j])
-    sections.append(sec)
+            row(sec, f"dE_{o}/dout_{h}{sfx}", f"delta_{o} * {wn}",
+                f"{f.p(nxt.delta[0, k])} * {f.p(nxt.W[j, k])}", contrib)
+        _check(sum(parts), layer.dE_dout[0, j], f"dE/dout_{h}")
+        row(sec, f"dE/dout_{h}{sfx}", " + ".join(f"dE_{o}/dout_{h}" for o in nxt.neurons),
+            " + ".join(f.p(p) for p in parts), layer.dE_dout[0, j])
+        row(sec, f"dout_{h}/dnet_{h}{sfx}", slope_txt.format(out=f"out_{h}", net=f"net_{h}"), "",
+            layer.slope[0, j])
+        row(sec, f"delta_{h}{sfx}", f"dE/dnet_{h} = dE/dout_{h} * dout_{h}/dnet_{h}",
+            f"{f.p(layer.dE_dout[0, j])} * {f.p(layer.slope[0, j])}", layer.delta[0, j])
+    return sec
 
-    # ---- the update
+
+def _batch_section(w: _Writer, s: StepArrays) -> Section:
+    """The batch's E and gradients next to the means of the samples' own."""
+    f, row = w.f, w.row
+    N = s.X.shape[0]
+    sec = Section(f"The batch of {N} samples",
+                  f"One batched forward and backward pass: E is the mean of the samples' errors, and "
+                  f"Dense.dW (and db) the mean of their gradients, because the loss divides by N = {N}")
+    _check(np.mean([p.E for p in s.samples]), s.E, "E_total")
+    row(sec, "E_total", f"1/{N} (" + " + ".join(f"E_total[{n + 1}]" for n in range(N)) + ")",
+        f"1/{N} (" + " + ".join(f.p(p.E) for p in s.samples) + ")", s.E)
+    for l, layer in enumerate(s.layers):
+        for j in range(len(layer.neurons)):
+            for i in range(layer.W.shape[0]):
+                wn = layer.weight_names[i][j]
+                per = [p.layers[l].dW[i, j] for p in s.samples]
+                _check(np.mean(per), layer.dW[i, j], f"dE/d{wn} of the batch")
+                row(sec, f"dE/d{wn}", f"1/{N} (" + " + ".join(f"dE[{n + 1}]/d{wn}" for n in range(N)) + ")",
+                    f"1/{N} (" + " + ".join(f.p(v) for v in per) + ")", layer.dW[i, j])
+        if s.train_biases:
+            for j, n_ in enumerate(layer.neurons):
+                per = [p.layers[l].db[j] for p in s.samples]
+                _check(np.mean(per), layer.db[j], f"dE/db_{n_} of the batch")
+                row(sec, f"dE/db_{n_}", f"1/{N} (" + " + ".join(f"delta_{n_}[{n + 1}]" for n in range(N)) + ")",
+                    f"1/{N} (" + " + ".join(f.p(v) for v in per) + ")", layer.db[j])
+    return sec
+
+
+def _write(s: StepArrays, *, title: str | None, digits: int, mazur: bool) -> Trace:
+    w = _Writer(digits)
+    f, row = w.f, w.row
+    N = s.X.shape[0]
+    K = s.T.shape[1]
+    sections: list[Section] = []
+    if N == 1:
+        sections += _sample_sections(w, s, "", "")
+    else:
+        for n, p in enumerate(s.samples):
+            for layer_b, layer_p in zip(s.layers, p.layers):   # the batch's rows are the samples'
+                _check(layer_b.out[n, 0], layer_p.out[0, 0], f"out_{layer_b.neurons[0]}[{n + 1}]")
+            sections += _sample_sections(w, p, f"[{n + 1}]", f" (sample {n + 1} of {N})")
+        sections.append(_batch_section(w, s))
+    lr = s.lr
     sec = Section("The update",
                   f"w+ = w - lr * dE/dw with lr = {lr:g}, by SGD.step(), after all gradients were computed"
-                  + ("" if train_biases else
+                  + ("" if s.train_biases else
                      "; the biases stay frozen" + (", as in Mazur's post" if mazur else "")))
-    for dense, W0, names_w, rows_n, cols_n, dW in (
-            (dense_o, W_o0, w_output, H, K, dW_o), (dense_h, W_h0, w_hidden, D, H, dW_h)):
-        for c in range(cols_n):
-            for r in range(rows_n):
-                w = names_w(r, c)
-                row(sec, f"{w}+", f"{w} - lr * dE/d{w}", f"{f(W0[r, c])} - {lr:g} * {f.p(dW[r, c])}",
-                    dense.W[r, c])
-    if train_biases:
-        for names, b0, db, dense in ((out, b_o0, db_o, dense_o), (hid, b_h0, db_h, dense_h)):
-            for j, n in enumerate(names):
-                row(sec, f"b_{n}+", f"b_{n} - lr * delta_{n}", f"{f(b0[j])} - {lr:g} * {f.p(db[j])}",
-                    dense.b[j])
-    row(sec, "E_total+", "E at the updated weights (a fresh forward pass)", "", E_after)
+    for layer in reversed(s.layers):
+        for c in range(layer.W.shape[1]):
+            for r in range(layer.W.shape[0]):
+                wn = layer.weight_names[r][c]
+                row(sec, f"{wn}+", f"{wn} - lr * dE/d{wn}", f"{f(layer.W[r, c])} - {lr:g} * {f.p(layer.dW[r, c])}",
+                    layer.W_new[r, c])
+    if s.train_biases:
+        for layer in reversed(s.layers):
+            for j, n in enumerate(layer.neurons):
+                g = f"delta_{n}" if N == 1 else f"dE/db_{n}"
+                row(sec, f"b_{n}+", f"b_{n} - lr * {g}", f"{f(layer.b[j])} - {lr:g} * {f.p(layer.db[j])}",
+                    layer.b_new[j])
+    row(sec, "E_total+", "E at the updated weights (a fresh forward pass)", "", s.E_after)
     sections.append(sec)
 
+    widths = [len(s.inputs)] + [len(layer.neurons) for layer in s.layers]
+    n_w = sum(a * b for a, b in zip(widths, widths[1:]))
+    stages = " -> ".join([f"{'/'.join(s.inputs)}"] + [
+        f"{'/'.join(layer.neurons)} ({'softmax, in the loss' if layer.activation == 'softmax' else layer.activation})"
+        for layer in s.layers])
+    samples = "one sample" if N == 1 else f"a batch of {N} samples"
+    first = s.layers[0].neurons[0]
+    if s.loss == "mse":
+        loss_txt = f"MSELoss, {_mse(K)}" + ("" if N == 1 else f", averaged over the {N} samples")
+    else:
+        loss_txt = f"CrossEntropyLoss, {_ce()}" + ("" if N == 1 else f", averaged over the {N} samples")
     header = [
-        f"network: {D}-{H}-{K}, {'/'.join(inp)} -> {'/'.join(hid)} ({hid_act}) -> "
-        f"{'/'.join(out)} ({out_act}); one sample; weights w1..w{D * H + H * K} numbered neuron by "
-        "neuron (the weights into h1 first)",
-        f"loss: MSELoss, {_mse(K)}; SGD lr = {lr:g}; biases "
-        + ("trained" if train_biases else "frozen"),
+        f"network: {'-'.join(map(str, widths))}, {stages}; {samples}; weights w1..w{n_w} numbered neuron by "
+        f"neuron (the weights into {first} first)",
+        f"loss: {loss_txt}; SGD lr = {lr:g}; biases " + ("trained" if s.train_biases else "frozen"),
     ]
-    return Trace(title or f"One SGD step of a {D}-{H}-{K} network, by the chain rule",
-                 header, sections, values, digits=digits)
+    return Trace(title or f"One SGD step of a {'-'.join(map(str, widths))} network, by the chain rule",
+                 header, sections, w.values, digits=digits, step=s)
+
+
+def _ce() -> str:
+    return "E = -sum_k t_k log(out_ok) with out_o = softmax(net_o)"
 
 
 def _plural(n: int, word: str) -> str:
@@ -417,26 +729,42 @@ def build_network(W_hidden, W_output, b_hidden, b_output, activation: str = "sig
 
     ``W_hidden`` is ``(H, D)`` and ``W_output`` is ``(K, H)``: row j holds the weights into
     neuron j. Each bias is a number (shared by the layer's neurons, as in Mazur's post) or a
-    list with one value per neuron.
+    list with one value per neuron. ``build_stack`` takes any number of layers.
     """
-    W_hidden = _matrix(W_hidden, "W_hidden")
-    W_output = _matrix(W_output, "W_output")
-    H, D = W_hidden.shape
-    K, H2 = W_output.shape
-    if H2 != H:
-        raise ValueError(f"explain: the output weights have {_plural(H2, 'column')} (one per hidden "
-                         f"neuron), but the hidden weights give {_plural(H, 'hidden neuron')}")
-    acts = []
+    return build_stack([W_hidden, W_output], [b_hidden, b_output], activation, output_activation)
+
+
+def build_stack(weights, biases, activation: str = "sigmoid",
+                output_activation: str = "sigmoid") -> Sequential:
+    """``Sequential(Dense, act, ..., Dense, output_act)`` from one ``(out, in)`` matrix per layer.
+
+    ``weights[l]`` is ``(width_l, width_{l-1})`` (row j: the weights into neuron j), hidden
+    layers first and the output layer last; ``biases[l]`` is a number or one value per
+    neuron. Every hidden layer gets ``activation``; ``output_activation`` ``"identity"``
+    leaves the last Dense bare (its outputs are logits, for cross-entropy).
+    """
+    if len(weights) < 2 or len(biases) != len(weights):
+        raise ValueError(f"explain: expected one weight matrix and one bias per layer, at least two "
+                         f"layers; got {len(weights)} matrices and {len(biases)} biases")
+    L = len(weights)
+    names = ["hidden", "output"] if L == 2 else [f"hidden layer {l + 1}" for l in range(L - 1)] + ["output"]
+    mats = [_matrix(W, "W_hidden" if l < L - 1 and L == 2 else
+                    ("W_output" if l == L - 1 else f"W_hidden{l + 1}")) for l, W in enumerate(weights)]
+    for l in range(1, L):
+        cols, H = mats[l].shape[1], mats[l - 1].shape[0]
+        if cols != H:
+            raise ValueError(f"explain: the {names[l]} weights have {_plural(cols, 'column')} (one per hidden "
+                             f"neuron), but the {names[l - 1]} weights give {_plural(H, 'hidden neuron')}")
     for name in (activation, output_activation):
         if name not in ACTIVATIONS:
             raise ValueError(f"explain: unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}")
-        acts.append(ACTIVATIONS[name][0]())
-    dense_h, dense_o = Dense(D, H, init="zeros"), Dense(H, K, init="zeros")
-    dense_h.W[...] = W_hidden.T
-    dense_o.W[...] = W_output.T
-    dense_h.b[...] = _bias(b_hidden, H, "hidden")
-    dense_o.b[...] = _bias(b_output, K, "output")
-    net = Sequential(dense_h, acts[0], dense_o, acts[1])
+    layers = []
+    for l, (W, b) in enumerate(zip(mats, biases)):
+        d = Dense(W.shape[1], W.shape[0], init="zeros")
+        d.W[...] = W.T
+        d.b[...] = _bias(b, W.shape[0], names[l])
+        layers += [d, ACTIVATIONS[activation if l < L - 1 else output_activation][0]()]
+    net = Sequential(*layers)
     check_network(net)
     return net
 

@@ -201,74 +201,208 @@ def plot_regression(model, X, Y, path=None, *, title: str | None = None):
 
 
 # -- network diagram ---------------------------------------------------------------------------
-def plot_network(net, path=None, *, title: str | None = None, max_labeled_edges: int = 64):
-    """A diagram of a small dense network: neurons as circles, weights written on the edges.
+def plot_network(net, X=None, T=None, path=None, *, loss=None, lr: float = 0.5,
+                 train_biases: bool = False, sample: int = 0, title: str | None = None,
+                 max_labeled_edges: int = 64):
+    """Mazur's figure of a small dense network: every number of one training step drawn on it.
 
-    Columns are the input and each ``Dense`` layer's outputs; the activation that follows a
-    layer is written under its column, each neuron's bias beside it. With more than
-    ``max_labeled_edges`` weights the numbers are left out and edge width and colour show
-    them instead (blue positive, red negative). Returns the Figure; writes a PNG to
-    ``path`` when given.
+    Given one or a few samples ``X (N, D)`` and targets ``T``, the step is traced on a copy
+    (``net`` is not changed) by ``minimlp.explain.trace_step(net, X, T, loss, lr)``, and the
+    figure shows the inputs ``i1..`` with their values, each neuron with its net input
+    ``net``, output ``out`` and ``delta = dE/dnet``, the targets, every weight as ``w1..``
+    (numbered as in the trace and Mazur's post) with its value and its gradient ``dE/dw``,
+    and each layer's bias ``b1, b2, ..`` (one per layer, as in the post, or one per neuron
+    when they differ). For a batch the neuron values are sample ``sample``'s and the
+    gradients the batch's. Without ``X``, only the weights and biases are drawn.
+
+    A network with more than ``max_labeled_edges`` weights, wider than the trace allows
+    (``explain.MAX_WIDTH``) or with layers the trace cannot explain is drawn as heat maps
+    instead: per Dense layer its ``W`` (in, out) and, given ``X``, its ``dW`` from one
+    forward and backward pass of ``loss`` (default ``MSELoss``).
+
+    Every number is one ``Text`` artist whose ``gid`` is the trace's label (``"dE/dw5"``,
+    ``"net_h1"``, ``"w5"`` for a weight's value, ``"b1"``). Returns the Figure; writes a PNG
+    to ``path`` when given. The older form ``plot_network(net, path)`` still works.
     """
+    import copy
+
+    from . import explain
     from .layers import Dense
+    if isinstance(X, (str, os.PathLike)):            # plot_network(net, path), the older form
+        X, path = None, X
+    if (X is None) != (T is None):
+        raise ValueError("plot_network: give both X and T (to draw a training step) or neither")
     layers = list(net) if hasattr(net, "__iter__") else [net]
-    dense = [(i, layer) for i, layer in enumerate(layers) if isinstance(layer, Dense)]
+    dense = [layer for layer in layers if isinstance(layer, Dense)]
     if not dense:
         raise ValueError("plot_network: the network has no Dense layer to draw")
-    widths = [dense[0][1].in_features] + [layer.out_features for _, layer in dense]
-    if max(widths) > 16:
-        raise ValueError(f"plot_network: layers of widths {widths} are too wide to draw; "
-                         "the diagram is for small networks (at most 16 neurons per layer)")
-    acts = []
-    for k, (i, _) in enumerate(dense):
-        end = dense[k + 1][0] if k + 1 < len(dense) else len(layers)
-        names = [type(layer).__name__ for layer in layers[i + 1:end]]
-        acts.append(", ".join(names) if names else "linear")
+    widths = [dense[0].in_features] + [d.out_features for d in dense]
     n_edges = sum(a * b for a, b in zip(widths, widths[1:]))
-    labeled = n_edges <= max_labeled_edges
+    loss_obj = loss
+    if loss_obj is None:
+        from .losses import MSELoss
+        loss_obj = MSELoss()
+    try:
+        explain.check_network(net, loss_obj)
+        drawable = n_edges <= max_labeled_edges
+    except (ValueError, TypeError):
+        drawable = False
+    if not drawable:
+        return _network_heatmaps(net, dense, X, T, loss_obj, path, title)
+    trace = None
+    if X is not None:
+        trace = explain.trace_step(copy.deepcopy(net), X, T, loss_obj, lr, train_biases=train_biases)
+        if not 0 <= sample < trace.X.shape[0]:
+            raise ValueError(f"plot_network: sample must be in [0, {trace.X.shape[0] - 1}], got {sample}")
+    return _network_figure(net, widths, trace, sample, path, title)
 
+
+def _fmt4(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _network_figure(net, widths, trace, sample, path, title):
+    from . import explain
     plt = _pyplot()
+    stages = explain._stages(net)
+    names = [[f"i{i + 1}" for i in range(widths[0])]] + explain._neuron_names(widths)
+    weight_names = []
+    offset = 0
+    for d, _ in stages:
+        weight_names.append([[f"w{offset + j * d.in_features + i + 1}" for j in range(d.out_features)]
+                             for i in range(d.in_features)])
+        offset += d.in_features * d.out_features
     n_cols = len(widths)
-    fig, ax = plt.subplots(figsize=(2.0 + 3.2 * (n_cols - 1), 1.6 + 1.35 * max(widths)))
+    dx, dy = 5.0, 2.6
+    fig, ax = plt.subplots(figsize=(3.0 + 3.9 * (n_cols - 1), 2.6 + 2.0 * max(widths)))
     ax.set_axis_off()
-    xs = np.arange(n_cols) * 3.2
-    pos = [[(xs[c], (w - 1) / 2.0 - r) for r in range(w)] for c, w in enumerate(widths)]
-    prefix = ["x"] + ["h" if c < n_cols - 1 else "o" for c in range(1, n_cols)]
-    radius = 0.28
-    wmax = max(float(np.abs(layer.W).max()) for _, layer in dense) or 1.0
-    for c, (_, layer) in enumerate(dense):
-        W, b = layer.W, layer.b
-        for r_in, (x0, y0) in enumerate(pos[c]):
-            for r_out, (x1, y1) in enumerate(pos[c + 1]):
-                w = float(W[r_in, r_out])
+    xs = np.arange(n_cols) * dx
+    pos = [[(xs[c], dy * ((w - 1) / 2.0 - r)) for r in range(w)] for c, w in enumerate(widths)]
+    radius = 0.42
+    n = sample
+    s = trace.step if trace is not None else None
+    per = s.samples[n] if s is not None and len(s.samples) else s   # the drawn sample's own values
+
+    def number(x, y, label, value, **kw):
+        style = dict(fontsize=8, ha="center", va="center", zorder=5)
+        style.update(kw)
+        t = ax.text(x, y, f"{label} = {_fmt4(value)}", **style)
+        t.set_gid(label)
+        return t
+
+    # edges: weight value and gradient
+    for c, (d, _) in enumerate(stages):
+        W = d.W if s is None else s.layers[c].W
+        for i, (x0, y0) in enumerate(pos[c]):
+            for j, (x1, y1) in enumerate(pos[c + 1]):
+                w = float(W[i, j])
                 color = "#1f5fa8" if w >= 0 else "#c0392b"
-                lw = 1.2 if labeled else 0.4 + 2.6 * abs(w) / wmax
-                ax.plot([x0 + radius, x1 - radius], [y0, y1], color=color, lw=lw, alpha=0.75, zorder=1)
-                if labeled:
-                    # Labels sit a third of the way along their edge, so that edges leaving
-                    # one neuron fan their labels apart and crossing edges do not overlap.
-                    t = 0.28 if r_out % 2 == 0 else 0.62
-                    lx, ly = x0 + radius + t * (x1 - x0 - 2 * radius), y0 + t * (y1 - y0)
-                    ax.text(lx, ly, f"w={w:.4g}", fontsize=8.5, ha="center", va="center", zorder=3,
-                            bbox=dict(boxstyle="round,pad=0.15", fc="white", ec=color, lw=0.6))
-        for r_out, (x1, y1) in enumerate(pos[c + 1]):
-            if b is not None:
-                ax.text(x1, y1 - radius - 0.12, f"b={float(b[r_out]):.4g}", fontsize=8.5,
-                        ha="center", va="top", color="#444444", zorder=3)
+                ax.plot([x0 + radius, x1 - radius], [y0, y1], color=color, lw=1.2, alpha=0.7, zorder=1)
+                # labels a quarter (or two thirds) of the way along, so that crossing edges and
+                # edges leaving one neuron keep their labels apart
+                t = 0.2 if j % 2 == 0 else 0.72
+                lx = x0 + radius + t * (x1 - x0 - 2 * radius)
+                ly = y0 + t * (y1 - y0)
+                box = dict(boxstyle="round,pad=0.15", fc="white", ec=color, lw=0.6)
+                wn = weight_names[c][i][j]
+                if s is None:
+                    number(lx, ly, wn, w, bbox=box)
+                else:
+                    number(lx, ly + 0.17, wn, w, bbox=box)
+                    number(lx, ly - 0.17, f"dE/d{wn}", s.layers[c].dW[i, j], color="#7a4b00",
+                           fontsize=7.5, bbox=dict(boxstyle="round,pad=0.1", fc="#fff6e0", ec="none"))
+    # biases: one box per layer under the column before it (Mazur's b1, b2)
+    for c, (d, _) in enumerate(stages):
+        b = d.b if s is None else s.layers[c].b
+        if b is None:
+            continue
+        bx, by = xs[c] + 0.45 * dx, pos[c + 1][-1][1] - 1.15
+        ax.add_patch(plt.Rectangle((bx - 0.3, by - 0.22), 0.6, 0.44, fc="#eeeeee", ec="k", lw=0.8, zorder=2))
+        ax.text(bx, by, f"b{c + 1}", ha="center", va="center", fontsize=9, zorder=4)
+        same = np.all(b == b[0])
+        for j, (x1, y1) in enumerate(pos[c + 1]):
+            ax.plot([bx + 0.3, x1 - radius], [by, y1], color="#888888", lw=0.8, ls=":", zorder=1)
+        if same:
+            number(bx, by - 0.42, f"b{c + 1}", b[0], color="#444444", fontsize=8.5)
+        else:
+            for j in range(len(b)):
+                number(bx, by - 0.42 - 0.3 * j, f"b_{names[c + 1][j]}", b[j], color="#444444")
+    # neurons
     for c, column in enumerate(pos):
         for r, (x, y) in enumerate(column):
             ax.add_patch(plt.Circle((x, y), radius, fc="#f4f1de" if c == 0 else "#e8f0fb",
                                     ec="k", lw=1.2, zorder=2))
-            ax.text(x, y, f"{prefix[c]}{r + 1}", ha="center", va="center", fontsize=11, zorder=4)
-    top = (max(widths) - 1) / 2.0 + 0.7
+            name = names[c][r]
+            ax.text(x, y, name, ha="center", va="center", fontsize=12, zorder=4)
+            if per is None:
+                continue
+            if c == 0:
+                number(x - radius - 0.15, y, name, per.X[0, r], ha="right")
+                continue
+            layer = per.layers[c - 1]
+            number(x, y + radius + 0.48, f"net_{name}", layer.net[0, r])
+            number(x, y + radius + 0.2, f"out_{name}", layer.out[0, r])
+            number(x, y - radius - 0.2, f"delta_{name}", layer.delta[0, r], color="#8e44ad")
+            if c == n_cols - 1:
+                number(x + radius + 0.15, y + 0.12, f"t{r + 1}", per.T[0, r], ha="left")
+                number(x + radius + 0.15, y - 0.16, f"E_{name}", _error_term(per, r), ha="left",
+                       color="#555555")
+    top = dy * (max(widths) - 1) / 2.0 + 1.4
+    acts = [a.activation if a.activation != "softmax" else "softmax (in the loss)"
+            for a in (s.layers if s is not None else [])] or [
+        (type(a).__name__ if a is not None else "linear") for _, a in stages]
     for c in range(n_cols):
-        label = (f"input\n({widths[0]} features)" if c == 0
-                 else f"Dense {widths[c - 1]}->{widths[c]}\nthen {acts[c - 1]}")
+        label = ("inputs" if c == 0 else
+                 ("output" if c == n_cols - 1 else "hidden") + f" layer\n{acts[c - 1]}")
         ax.text(xs[c], top, label, ha="center", va="bottom", fontsize=9.5, fontweight="bold")
-    ax.set_xlim(xs[0] - 0.9, xs[-1] + 0.9)
-    ax.set_ylim(-(max(widths) - 1) / 2.0 - 0.85, top + 0.75)
+    ax.set_xlim(xs[0] - 1.6, xs[-1] + 1.9)
+    ax.set_ylim(pos[-1][-1][1] - 2.3 if len(pos[-1]) >= max(widths) else -dy * (max(widths) - 1) / 2.0 - 2.3,
+                top + 0.9)
     ax.set_aspect("equal")
-    ax.set_title(title or "Network: weights on the edges, biases under the neurons")
+    if title is None:
+        if s is None:
+            title = "Network: weights w on the edges, biases b per layer"
+        else:
+            N = s.X.shape[0]
+            which = "" if N == 1 else f"\nneuron values of sample {n + 1} of {N}; gradients the mean over the batch"
+            title = (f"One step: net and out from the forward pass, delta = dE/dnet and dE/dw from the "
+                     f"backward pass (E = {_fmt4(s.E)}){which}")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.trace = trace
+    return _finish(fig, path)
+
+
+def _error_term(s, k: int) -> float:
+    o, t = s.layers[-1].out[0, k], s.T[0, k]
+    return (t - o) ** 2 / s.T.shape[1] if s.loss == "mse" else -t * np.log(o)
+
+
+def _network_heatmaps(net, dense, X, T, loss, path, title):
+    """Per Dense layer a heat map of W and, given data, of dW: for nets too big for numbers."""
+    import copy
+
+    from .layers import Dense
+    plt = _pyplot()
+    grads = None
+    if X is not None:
+        work = copy.deepcopy(net)
+        loss.forward(work.forward(X), T)
+        work.backward(loss.backward())
+        grads = [layer.dW.copy() for layer in work if isinstance(layer, Dense)]
+    rows = 1 if grads is None else 2
+    fig, axes = plt.subplots(rows, len(dense), figsize=(3.4 * len(dense), 3.2 * rows), squeeze=False)
+    for c, d in enumerate(dense):
+        for r, (A, what) in enumerate([(d.W, "W")] + ([(grads[c], "dW")] if grads else [])):
+            ax = axes[r][c]
+            lim = float(np.abs(A).max()) or 1.0
+            im = ax.imshow(A, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
+            ax.set_title(f"layer {c + 1} {what} ({d.in_features}x{d.out_features})", fontsize=9)
+            ax.set_xlabel("out")
+            ax.set_ylabel("in")
+            fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.suptitle(title or ("Weights W and gradients dW per layer (in rows, out columns)" if grads
+                           else "Weights W per layer (in rows, out columns)"))
     fig.tight_layout()
     return _finish(fig, path)
 

@@ -314,8 +314,8 @@ def test_unknown_config_key_is_a_usage_error(tmp_path, capsys):
 
 def test_engine_refuses_what_it_cannot_explain():
     net, X, T = tutorial_network("mazur")
-    with pytest.raises(ValueError, match="one sample"):
-        trace_step(net, np.vstack([X, X]), np.vstack([T, T]))
+    with pytest.raises(ValueError, match="at most 8 samples"):   # a batch is explained, a big one not
+        trace_step(net, np.vstack([X] * 9), np.vstack([T] * 9))
     with pytest.raises(ValueError, match="one hidden layer"):
         trace_step(mm.Sequential(mm.Dense(2, 2), mm.Sigmoid()), X, T)
     with pytest.raises(ValueError, match="activation"):
@@ -346,3 +346,155 @@ def test_the_trace_reads_minimlps_backward_not_its_own_formula(golden, monkeypat
     trace = trace_step(net, X, T)
     slope = golden["mazur"]["gradients"]["half_sse"]["intermediates"]["dout_o1_dnet_o1"]
     assert trace.values["dout_o1/dnet_o1"] == pytest.approx(2 * slope, rel=1e-12)
+
+
+# -- any small net: softmax + cross-entropy, batches, several hidden layers ------------------
+
+def numpy_loss(weights, biases, acts, X, T, loss):
+    """E by plain numpy, weights in the tutorials' (out, in) layout: the finite-difference oracle."""
+    f = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0),
+         "identity": lambda z: z}
+    A = np.asarray(X, float)
+    for l, (W, b) in enumerate(zip(weights, biases)):
+        Z = A @ np.asarray(W, float).T + b
+        A = f[acts[l]](Z)
+    if loss == "mse":
+        return np.mean((A - T) ** 2)
+    P = np.exp(A - A.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    return -np.mean(np.sum(T * np.log(P), axis=1))
+
+
+def numeric_gradients(weights, biases, acts, X, T, loss, h=1e-6):
+    """dE/dw for every weight, numbered w1.. neuron by neuron, layer by layer (central differences)."""
+    grads, k = {}, 0
+    for l, W in enumerate(weights):
+        W = np.asarray(W, float)
+        for j in range(W.shape[0]):
+            for i in range(W.shape[1]):
+                k += 1
+                plus = [np.array(w, float) for w in weights]
+                minus = [np.array(w, float) for w in weights]
+                plus[l][j, i] += h
+                minus[l][j, i] -= h
+                grads[f"dE/dw{k}"] = (numpy_loss(plus, biases, acts, X, T, loss)
+                                      - numpy_loss(minus, biases, acts, X, T, loss)) / (2 * h)
+    return grads
+
+
+MAZUR_W = [[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]
+
+
+def test_batch_gradient_is_the_mean_of_the_per_sample_gradients():
+    X = np.array([[0.05, 0.10], [0.5, -0.2], [1.0, 1.0]])
+    T = np.array([[0.01, 0.99], [0.3, 0.7], [0.9, 0.1]])
+    acts = ["sigmoid", "sigmoid"]
+    net = build_network(*MAZUR_W, 0.35, 0.60)
+    trace = trace_step(net, X, T, mm.MSELoss(), 0.5)
+    whole = numeric_gradients(MAZUR_W, [0.35, 0.60], acts, X, T, "mse")
+    for n in range(3):
+        own = numeric_gradients(MAZUR_W, [0.35, 0.60], acts, X[n:n + 1], T[n:n + 1], "mse")
+        for label, g in own.items():
+            assert trace.values[label.replace("dE/", f"dE[{n + 1}]/")] == pytest.approx(g, abs=1e-9)
+        assert trace.values[f"E_total[{n + 1}]"] == pytest.approx(
+            numpy_loss(MAZUR_W, [0.35, 0.60], acts, X[n:n + 1], T[n:n + 1], "mse"), abs=1e-15)
+    for label, g in whole.items():
+        assert trace.values[label] == pytest.approx(g, abs=1e-9), label
+    assert trace.E == pytest.approx(numpy_loss(MAZUR_W, [0.35, 0.60], acts, X, T, "mse"), abs=1e-15)
+    text = trace.to_text()
+    assert "-- The batch of 3 samples --" in text
+    assert "dE/dw5 = 1/3 (dE[1]/dw5 + dE[2]/dw5 + dE[3]/dw5) = " in text
+    assert "-- Forward pass, hidden layer (sample 2 of 3) --" in text
+    assert "a batch of 3 samples" in text
+    # the update uses the batch's gradient
+    assert trace.values["w5+"] == pytest.approx(0.40 - 0.5 * whole["dE/dw5"], abs=1e-9)
+
+
+def test_softmax_cross_entropy_by_hand(golden):
+    # Mazur's forward values (golden) with a softmax on (net_o1, net_o2) and t = (0, 1):
+    # p = softmax(net_o1, net_o2); delta_o = p - t; dE/dw5 = delta_o1 * out_h1.
+    fwd = golden["mazur"]["forward"]
+    net = build_network(*MAZUR_W, 0.35, 0.60, output_activation="identity")
+    trace = trace_step(net, [[0.05, 0.10]], [[0.0, 1.0]], mm.CrossEntropyLoss(), 0.5)
+    z = np.array([fwd["net_o1"], fwd["net_o2"]])
+    p = np.exp(z) / np.exp(z).sum()
+    assert trace["out_o1"] == pytest.approx(p[0], abs=1e-12)
+    assert trace["delta_o1"] == pytest.approx(p[0] - 0.0, abs=1e-12)
+    assert trace["delta_o2"] == pytest.approx(p[1] - 1.0, abs=1e-12)
+    assert trace["dE/dw5"] == pytest.approx(p[0] * fwd["out_h1"], abs=1e-12)
+    assert trace["E_total"] == pytest.approx(-np.log(p[1]), abs=1e-12)
+    assert trace.layers[-1].activation == "softmax" and trace.layers[-1].dE_dout is None
+    for label, g in numeric_gradients(MAZUR_W, [0.35, 0.60], ["sigmoid", "identity"],
+                                      [[0.05, 0.10]], [[0.0, 1.0]], "ce").items():
+        assert trace[label] == pytest.approx(g, abs=1e-9), label
+    text = trace.to_text()
+    assert "delta_o1 = dE/dnet_o1 = out_o1 - t1 = " in text
+    assert "out_o1 = softmax(net_o)_1 = e^net_o1 / (e^net_o1 + e^net_o2) = " in text
+    assert "E_o2 = -t2 log(out_o2) = " in text
+    # labels as targets give the same trace
+    again = trace_step(build_network(*MAZUR_W, 0.35, 0.60, output_activation="identity"),
+                       [[0.05, 0.10]], np.array([1]), mm.CrossEntropyLoss(), 0.5)
+    assert again.values == trace.values
+
+
+def test_two_hidden_layers_and_a_batch_against_finite_differences():
+    W = [[[0.1, 0.2], [0.3, -0.4], [0.5, 0.6]], [[0.7, -0.8, 0.9], [0.1, 0.2, 0.3]], [[0.5, 0.4], [-0.3, 0.2]]]
+    b = [0.1, 0.2, 0.3]
+    X, T = np.array([[0.5, 0.2], [1.0, -1.0]]), np.array([[1.0, 0.0], [0.0, 1.0]])
+    for loss, out_act in ((mm.MSELoss(), "sigmoid"), (mm.CrossEntropyLoss(), "identity")):
+        net = mm.explain.build_stack(W, b, "tanh", out_act)
+        trace = trace_step(net, X, T, loss, 0.5)
+        kind = "mse" if isinstance(loss, mm.MSELoss) else "ce"
+        for label, g in numeric_gradients(W, b, ["tanh", "tanh", out_act], X, T, kind).items():
+            assert trace[label] == pytest.approx(g, abs=1e-9), (kind, label)
+        assert [l.neurons for l in trace.layers] == [["h1_1", "h1_2", "h1_3"], ["h2_1", "h2_2"], ["o1", "o2"]]
+        assert "dE_h2_1/dout_h1_1[1]" in trace.values and "w16+" in trace.values and "w17+" not in trace.values
+        assert "-- Backward pass, hidden layer 1 (sample 2 of 2) --" in trace.to_text()
+
+
+def test_trace_is_a_documented_object_of_arrays():
+    net, X, T = tutorial_network("mazur")
+    trace = mm.explain.trace_step(net, X, T, mm.MSELoss(), 0.5)
+    assert trace.to_text() == format_text(trace) and trace.to_markdown() == format_markdown(trace)
+    hidden, output = trace.layers
+    assert output.dW.shape == (2, 2) and output.weight_names[0][0] == "w5"
+    assert output.dW[0, 0] == trace["dE/dw5"] and hidden.delta[0, 0] == trace["delta_h1"]
+    assert output.W[0, 0] == 0.40 and output.W_new[0, 0] == trace["w5+"]
+    assert trace.E == trace["E_total"] and trace.E_after == trace["E_total+"]
+    np.testing.assert_array_equal(trace.X, X)
+    # the old positional lr still works
+    assert trace_step(tutorial_network("mazur")[0], X, T, 0.5).values == trace.values
+
+
+def test_cli_explains_a_batch_a_softmax_and_a_deeper_net(capsys):
+    code, out, err = run_cli(capsys, "--inputs", "[[0.05, 0.1], [0.5, 0.2]]",
+                             "--targets", "[[0.01, 0.99], [0.5, 0.5]]")
+    assert code == 0, err
+    rows = parse_text(out)
+    assert "dE[2]/dw5" in rows and "net_h1[2]" in rows and "The post's figures" not in out
+    code, out, err = run_cli(capsys, "--loss", "cross_entropy", "--targets", "[0, 1]")
+    assert code == 0, err
+    assert "softmax, in the loss" in out and "delta_o1 = dE/dnet_o1 = out_o1 - t1" in out
+    code, out, err = run_cli(capsys, "--weights", json.dumps([[[0.1, 0.2]], [[0.5]], [[0.3], [0.4]]]),
+                             "--biases", "[0, 0, 0]")
+    assert code == 0, err
+    assert "-- Backward pass, hidden layer 2 --" in out and "h2_1" in out
+    code, _, err = run_cli(capsys, "--loss", "cross_entropy", "--output-activation", "sigmoid",
+                           "--targets", "[0, 1]")
+    assert code == 2 and "CrossEntropyLoss applies the softmax" in err
+    code, _, err = run_cli(capsys, "--weights", json.dumps(MAZUR_W), "--biases", "[0, 0, 0]")
+    assert code == 2 and "expected 2 entries" in err
+
+
+def test_demo_says_why_its_numbers_differ_from_the_post(golden):
+    from minimlp.commands.demo import tutorial_demo
+    lines = []
+    tutorial_demo("mazur", steps=10000, out=lines.append)
+    o1, o2 = golden["mazur"]["training"]["half_sse"]["frozen"]["outputs_after_steps"]["10000"]
+    at = next(i for i, line in enumerate(lines) if line.startswith("after 10000 steps"))
+    assert f"{o1:.9f}" in lines[at] and f"{o2:.9f}" in lines[at]
+    assert "0.015912196, 0.984065734" in lines[at + 1] and "updated w5..w8 before" in lines[at + 1]
+    assert "tutorial-errata.md" in lines[at + 1]
+    notebook = []
+    tutorial_demo("notebook", steps=10, out=notebook.append)
+    assert not any("the post prints" in line for line in notebook)

@@ -132,23 +132,103 @@ def test_plot_regression_refuses_2d_inputs():
 
 def test_plot_network_writes_the_tutorial_weights_on_the_edges(tmp_path):
     net, _, _ = tutorial_network("mazur")
-    fig = plot.plot_network(net, tmp_path / "n.png")
+    fig = plot.plot_network(net, tmp_path / "n.png")          # the older (net, path) form
     texts = {t.get_text() for t in fig.axes[0].texts}
-    # Mazur's published weights w1..w8 and biases b1 = 0.35, b2 = 0.60.
-    for w in ("0.15", "0.2", "0.25", "0.3", "0.4", "0.45", "0.5", "0.55"):
-        assert f"w={w}" in texts
-    assert {"b=0.35", "b=0.6", "x1", "x2", "h1", "h2", "o1", "o2"} <= texts
-    assert "Dense 2->2\nthen Sigmoid" in texts
+    # Mazur's published weights w1..w8 and biases b1 = 0.35, b2 = 0.60, named as in the post.
+    for k, w in enumerate(("0.15", "0.2", "0.25", "0.3", "0.4", "0.45", "0.5", "0.55")):
+        assert f"w{k + 1} = {w}" in texts
+    assert {"b1 = 0.35", "b2 = 0.6", "i1", "i2", "h1", "h2", "o1", "o2"} <= texts
+    assert "hidden layer\nSigmoid" in texts
+    assert not any(t.startswith(("net_", "dE/", "delta_")) for t in texts)   # no step without data
     assert png_shape(tmp_path / "n.png")[0] > 200
 
 
-def test_plot_network_leaves_numbers_out_of_a_larger_net_and_refuses_a_wide_one():
-    net = mm.Sequential(mm.Dense(4, 10, rng=0), mm.ReLU(), mm.Dense(10, 8, rng=1))
-    texts = {t.get_text() for t in plot.plot_network(net).axes[0].texts}
-    assert not any(t.startswith("w=") for t in texts)
-    assert "Dense 10->8\nthen linear" in texts
-    with pytest.raises(ValueError, match="too wide"):
-        plot.plot_network(mm.Sequential(mm.Dense(2, 64, rng=0)))
+def drawn_numbers(fig):
+    """``gid -> number`` for every Text artist that carries a trace label."""
+    out = {}
+    for t in fig.axes[0].texts:
+        if t.get_gid():
+            assert t.get_text().startswith(t.get_gid() + " = "), t.get_text()
+            out[t.get_gid()] = float(t.get_text().split(" = ")[1])
+    return out
+
+
+def close4(a, b):
+    """Equal at the 4 significant digits drawn."""
+    return abs(a - b) <= 5e-4 * max(abs(b), 1e-300) + 1e-15
+
+
+def test_plot_network_draws_mazurs_figure_with_the_traces_numbers(tmp_path, golden):
+    net, X, T = tutorial_network("mazur")
+    W0 = net[0].W.copy()
+    fig = plot.plot_network(net, X, T, tmp_path / "m.png")
+    np.testing.assert_array_equal(net[0].W, W0)                   # traced on a copy
+    drawn = drawn_numbers(fig)
+    trace = mm.explain.trace_step(tutorial_network("mazur")[0], X, T, mm.MSELoss(), 0.5)
+    labels = (["i1", "i2", "t1", "t2", "b1", "b2"]
+              + [f"{q}_{n}" for q in ("net", "out", "delta") for n in ("h1", "h2", "o1", "o2")]
+              + [f"w{k}" for k in range(1, 9)] + [f"dE/dw{k}" for k in range(1, 9)] + ["E_o1", "E_o2"])
+    assert set(labels) <= set(drawn), sorted(set(labels) - set(drawn))
+    for label in labels:
+        if label in trace.values:
+            assert close4(drawn[label], trace[label]), (label, drawn[label], trace[label])
+    # the weights' values are the trace's starting weights; w5 is hidden h1 -> output o1
+    assert drawn["w5"] == 0.4 and drawn["w2"] == 0.2 and drawn["b1"] == 0.35
+    # ... and, independently, the golden (non-minimlp) gradients
+    named = golden["mazur"]["gradients"]["half_sse"]["named"]
+    for k in range(1, 9):
+        assert close4(drawn[f"dE/dw{k}"], named[f"dE_dw{k}"]), k
+    assert close4(drawn["delta_h1"], golden["mazur"]["gradients"]["half_sse"]["intermediates"]["delta_h1"])
+    assert png_shape(tmp_path / "m.png")[0] > 300
+
+
+def test_plot_network_for_a_deeper_softmax_batch_uses_the_batch_gradient():
+    net = mm.explain.build_stack([[[0.1, 0.2], [0.3, -0.4], [0.5, 0.6]], [[0.7, -0.8, 0.9], [0.1, 0.2, 0.3]],
+                                  [[0.5, 0.4], [-0.3, 0.2]]], [0.1, 0.2, 0.3], "tanh", "identity")
+    X, T = np.array([[0.5, 0.2], [1.0, -1.0]]), np.array([[1.0, 0.0], [0.0, 1.0]])
+    fig = plot.plot_network(net, X, T, loss=mm.CrossEntropyLoss(), sample=1)
+    drawn = drawn_numbers(fig)
+    import copy
+    trace = mm.explain.trace_step(copy.deepcopy(net), X, T, mm.CrossEntropyLoss(), 0.5)
+    for l, layer in enumerate(trace.layers):
+        for i, row in enumerate(layer.weight_names):
+            for j, wn in enumerate(row):
+                assert close4(drawn[f"dE/d{wn}"], layer.dW[i, j]), wn      # the batch's mean
+        for j, n in enumerate(layer.neurons):
+            assert close4(drawn[f"out_{n}"], layer.out[1, j]), n           # sample 2's values
+    assert "w16" in drawn and "w17" not in drawn and "h2_2" in {t.get_text() for t in fig.axes[0].texts}
+    assert "sample 2 of 2" in fig.axes[0].get_title()
+
+
+def test_plot_network_falls_back_to_heat_maps_for_a_wide_net():
+    net = mm.Sequential(mm.Dense(4, 20, rng=0), mm.ReLU(), mm.Dense(20, 3, rng=1))
+    X, T = np.random.default_rng(0).normal(size=(5, 4)), np.zeros((5, 3))
+    fig = plot.plot_network(net, X, T)
+    assert [ax.get_title() for ax in fig.axes if ax.images] == [
+        "layer 1 W (4x20)", "layer 2 W (20x3)", "layer 1 dW (4x20)", "layer 2 dW (20x3)"]
+    images = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    np.testing.assert_array_equal(images[0], net[0].W)
+    # dW by hand: MSE over 5x3 elements, dY = 2 (Y - T) / 15, back through ReLU and Dense 2
+    H = np.maximum(X @ net[0].W + net[0].b, 0)
+    dY = 2 * (H @ net[2].W + net[2].b - T) / 15
+    np.testing.assert_allclose(images[3], H.T @ dY, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(images[2], X.T @ ((dY @ net[2].W.T) * (H > 0)), rtol=1e-12, atol=1e-15)
+    assert len(plot.plot_network(net).axes) == 4                 # W only: 2 maps, 2 colour bars
+
+
+def test_plot_network_refuses_half_a_step():
+    net, X, T = tutorial_network("mazur")
+    with pytest.raises(ValueError, match="both X and T"):
+        plot.plot_network(net, X)
+
+
+def test_cli_explain_plot_draws_the_traced_numbers(tmp_path, capsys):
+    from minimlp.cli import main
+    assert main(["explain", "--plot", str(tmp_path / "e.png")]) == 0
+    out = capsys.readouterr().out
+    assert "dE/dw5 = " in out and png_shape(tmp_path / "e.png")[0] > 300
+    assert main(["explain", "--plot", str(tmp_path / "no" / "e.png")]) == 2
+    assert "--plot" in capsys.readouterr().err
 
 
 def test_import_is_lazy_and_plots_work_without_a_display(tmp_path):

@@ -69,6 +69,9 @@ def tutorial_demo(name: str = "mazur", steps: int = 10000, out=print, diagram: s
     Y = net.predict(X)
     E = loss.forward(Y, T)
     out(f"after {steps} steps: output out = {_fmt(Y[0])}   loss E = {E:.12g}")
+    if name == "mazur":   # a learner holding the post sees other digits: say why
+        out("  (the post prints 0.015912196, 0.984065734: its script updated w5..w8 before computing the "
+            "hidden deltas; this is the method the post describes: docs/tutorial-errata.md, 'minimlp explain')")
     return E
 
 

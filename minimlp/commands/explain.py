@@ -1,6 +1,7 @@
 """``minimlp explain``: print the chain rule of one training step, number by number."""
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import sys
@@ -10,16 +11,22 @@ HELP = "print the chain-rule trace of one SGD step of a small network (default: 
 
 #: Keys a config file may hold (JSON or TOML); a flag on the command line wins over the file.
 CONFIG_KEYS = ("network", "inputs", "targets", "weights", "biases", "activation",
-               "output_activation", "lr", "train_biases")
+               "output_activation", "lr", "train_biases", "loss")
 
 EPILOG = """\
 weights are given in the tutorials' (out, in) layout: row j holds the weights into neuron j,
 so Mazur's network is --weights '[[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]'
-(hidden layer first). --biases takes one entry per layer, a number shared by the layer's
-neurons (as in the post) or a list with one value per neuron. A config file (JSON, or TOML on
-Python >= 3.11 or with tomli) holds the same keys: network, inputs, targets, weights, biases,
-activation, output_activation, lr, train_biases.
-example: minimlp explain --weights '[[[1, -1]], [[2]]]' --inputs '[0.5, 0.2]' --targets '[1]' --biases '[0, 0]' --activation relu --output-activation identity
+(hidden layer first; give more matrices for more hidden layers). --biases takes one entry per
+layer, a number shared by the layer's neurons (as in the post) or a list with one value per
+neuron. --inputs and --targets take one sample or a batch (a list of samples): the trace then
+derives each sample and shows that the batch's gradient is the mean of theirs. A config file
+(JSON, or TOML on Python >= 3.11 or with tomli) holds the same keys: network, inputs, targets,
+weights, biases, activation, output_activation, lr, train_biases, loss.
+examples:
+  minimlp explain --weights '[[[1, -1]], [[2]]]' --inputs '[0.5, 0.2]' --targets '[1]' --biases '[0, 0]' --activation relu --output-activation identity
+  minimlp explain --loss cross_entropy --targets '[0, 1]'          # softmax outputs
+  minimlp explain --inputs '[[0.05, 0.1], [0.5, 0.2]]' --targets '[[0.01, 0.99], [0.5, 0.5]]'
+  minimlp explain --plot mazur.png        # also draw the network with every number on it
 """
 
 
@@ -35,10 +42,17 @@ def add_arguments(parser) -> None:
                         help="start from a tutorial network (default mazur); other flags override its values")
     parser.add_argument("--config", metavar="FILE", help="JSON or TOML file with the network's values")
     parser.add_argument("--weights", metavar="JSON",
-                        help="[W_hidden, W_output], each a matrix in (out, in) layout")
+                        help="[W_hidden, W_output], each a matrix in (out, in) layout; more "
+                             "matrices for more hidden layers")
     parser.add_argument("--biases", metavar="JSON", help="[b_hidden, b_output], numbers or lists")
-    parser.add_argument("--inputs", metavar="JSON", help="one sample, e.g. [0.05, 0.10]")
-    parser.add_argument("--targets", metavar="JSON", help="its targets, e.g. [0.01, 0.99]")
+    parser.add_argument("--inputs", metavar="JSON",
+                        help="one sample, e.g. [0.05, 0.10], or a batch, e.g. [[0.05, 0.10], [1, 0]]")
+    parser.add_argument("--targets", metavar="JSON", help="its targets, e.g. [0.01, 0.99] (a row per sample)")
+    parser.add_argument("--loss", choices=("mse", "cross_entropy"), default=None,
+                        help="mse (default, as the post) or cross_entropy (softmax outputs; the output "
+                             "activation is then identity)")
+    parser.add_argument("--plot", metavar="FILE",
+                        help="also draw the network with every number of the step on it (PNG)")
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default=None,
                         help="hidden-layer activation (default sigmoid)")
     parser.add_argument("--output-activation", choices=sorted(ACTIVATIONS), default=None,
@@ -103,8 +117,8 @@ def resolve(args) -> dict:
         flag = getattr(args, key)
         if flag is not None:
             cfg[key] = _json(flag, f"--{key}")
-    for key in ("network", "activation", "output_activation", "lr", "train_biases"):
-        if getattr(args, key) is not None:
+    for key in ("network", "activation", "output_activation", "lr", "train_biases", "loss"):
+        if getattr(args, key, None) is not None:     # callers may build args without the newer flags
             cfg[key] = getattr(args, key)
     name = cfg.get("network", "mazur")
     if name not in NETWORKS:
@@ -113,9 +127,11 @@ def resolve(args) -> dict:
     values = {"network": name, "inputs": list(s.x), "targets": list(s.target),
               "weights": [s.W_hidden, s.W_output], "biases": [s.b1, s.b2],
               "activation": "sigmoid", "output_activation": "sigmoid", "lr": s.lr,
-              "train_biases": False}
+              "train_biases": False, "loss": "mse"}
     same = lambda a, b: json.dumps(a) == json.dumps(b)  # tuples and lists alike
     changed = sorted(k for k in cfg if k != "network" and not same(cfg[k], values[k]))
+    if values_loss(cfg) == "cross_entropy" and "output_activation" not in cfg:
+        cfg["output_activation"] = "identity"     # the loss applies the softmax
     values.update(cfg)
     values["changed"] = changed
     for key in ("weights", "biases"):
@@ -124,28 +140,46 @@ def resolve(args) -> dict:
             if set(v) != {"hidden", "output"}:
                 raise UsageError(f"{key}: expected keys hidden and output, got {sorted(v)}")
             values[key] = [v["hidden"], v["output"]]
-        elif not isinstance(v, (list, tuple)) or len(v) != 2:
-            raise UsageError(f"{key}: expected two entries [hidden, output], got {v!r}")
+        elif not isinstance(v, (list, tuple)) or len(v) < 2:
+            raise UsageError(f"{key}: expected two entries [hidden, output] (or more, one per layer: "
+                             f"[hidden 1, hidden 2, ..., output]), got {v!r}")
+    if len(values["weights"]) != len(values["biases"]):
+        raise UsageError(f"biases: expected {len(values['weights'])} entries, one per layer of the "
+                         f"weights, got {len(values['biases'])}")
+    if values["loss"] not in ("mse", "cross_entropy"):
+        raise UsageError(f"loss: expected mse or cross_entropy, got {values['loss']!r}")
     if not isinstance(values["train_biases"], bool):
         raise UsageError(f"train_biases: expected true or false, got {values['train_biases']!r}")
     return values
 
 
-def explain(values: dict, fmt: str = "text", digits: int = 9) -> str:
-    """The formatted trace for resolved ``values`` (see ``resolve``)."""
+def values_loss(cfg: dict) -> str:
+    return cfg.get("loss", "mse")
+
+
+def _rows(value, what: str):
     import numpy as np
+    from ..cli import UsageError
+    try:
+        A = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UsageError(f"explain: {what} must be a list of numbers (or a list of such lists, one per "
+                         f"sample), got {value!r}") from None
+    return A[None, :] if A.ndim == 1 else A
 
-    from ..explain import build_network, format_markdown, format_text, mazur_note, trace_step
 
-    Wh, Wo = values["weights"]
-    bh, bo = values["biases"]
-    net = build_network(Wh, Wo, bh, bo, values["activation"], values["output_activation"])
-    X = np.array([values["inputs"]], dtype=np.float64)
-    T = np.array([values["targets"]], dtype=np.float64)
+def explain(values: dict, fmt: str = "text", digits: int = 9, plot: str | None = None) -> str:
+    """The formatted trace for resolved ``values`` (see ``resolve``); draws it to ``plot``."""
+    from .. import CrossEntropyLoss, MSELoss
+    from ..explain import build_stack, format_markdown, format_text, mazur_note, trace_step
+
+    net = build_stack(values["weights"], values["biases"], values["activation"], values["output_activation"])
+    X = _rows(values["inputs"], "inputs")
+    T = _rows(values["targets"], "targets")
     if X.ndim != 2 or X.shape[1] != net.in_features:
         raise ValueError(f"explain: inputs must be a list of {net.in_features} numbers (the hidden "
                          f"weights' rows have {net.in_features} entries), got {values['inputs']!r}")
-    if T.ndim != 2 or T.shape[1] != net.out_features:
+    if T.ndim != 2 or T.shape[1] != net.out_features or T.shape[0] != X.shape[0]:
         raise ValueError(f"explain: targets must be a list of {net.out_features} numbers (one per "
                          f"output neuron), got {values['targets']!r}")
     name, changed = values["network"], values["changed"]
@@ -154,9 +188,15 @@ def explain(values: dict, fmt: str = "text", digits: int = 9) -> str:
     else:
         title = f"A network from {name}'s, with {', '.join(changed)} changed"
     is_mazur = name == "mazur" and not {"weights", "biases"} & set(changed)
-    trace = trace_step(net, X, T, lr=values["lr"], train_biases=values["train_biases"],
+    loss = CrossEntropyLoss() if values["loss"] == "cross_entropy" else MSELoss()
+    start = copy.deepcopy(net) if plot else None
+    trace = trace_step(net, X, T, loss, lr=values["lr"], train_biases=values["train_biases"],
                        title=f"{title}: one SGD step, by the chain rule", digits=digits,
                        mazur=is_mazur)
+    if plot:
+        from .. import plot as plots
+        plots._pyplot().close(plots.plot_network(start, X, T, plot, loss=loss, lr=values["lr"],
+                                                 train_biases=values["train_biases"]))
     if name == "mazur" and not changed:
         mazur_note(net, X, T, trace)
     return format_markdown(trace) if fmt == "markdown" else format_text(trace)
@@ -169,7 +209,13 @@ def run(args) -> int:
         raise UsageError(f"--digits must be between 1 and 17, got {args.digits}")
     values = resolve(args)
     try:
-        text = explain(values, args.format, args.digits)
+        if args.plot:
+            from ..config import ConfigError, check_output_file
+            try:
+                check_output_file(args.plot, "--plot")
+            except ConfigError as e:
+                raise UsageError(str(e)) from None
+        text = explain(values, args.format, args.digits, args.plot)
     except (ValueError, TypeError) as e:
         raise UsageError(str(e)) from None
     sys.stdout.write(text)

@@ -22,6 +22,10 @@ def add_arguments(parser) -> None:
                         help="write the predicted class of each row instead of the model's "
                              "outputs: argmax over several outputs; for one output, output > 0.5 "
                              "when the model ends in Sigmoid, else give --threshold")
+    parser.add_argument("--proba", action="store_true",
+                        help="write class probabilities instead of the model's outputs: softmax "
+                             "over several logits (columns p0, p1, ...), sigmoid of one logit "
+                             "(P(class 1)); a model ending in Softmax or Sigmoid is written as is")
     parser.add_argument("--threshold", type=float, metavar="T",
                         help="with --classes on a one-output model: class 1 when output > T "
                              "(e.g. 0 for a logit model trained with bce_with_logits)")
@@ -96,6 +100,8 @@ def run(args) -> int:
             check_output_file(args.output, "--output")   # before the work, not after it
         except ConfigError as e:
             raise UsageError(str(e)) from None
+    if args.proba and args.classes:
+        raise UsageError("--proba and --classes exclude each other: choose probabilities or labels")
     if args.threshold is not None and not args.classes:
         raise UsageError("--threshold only applies with --classes")
     try:
@@ -125,6 +131,10 @@ def run(args) -> int:
                              "their argmax")
         Y = predict_classes(model, X, threshold=args.threshold).reshape(-1, 1)
         header, fmt = "class", "%d"
+    elif args.proba:
+        from ..training import predict_proba
+        Y = predict_proba(model, X)
+        header, fmt = ",".join(f"p{k}" for k in range(Y.shape[1])), "%.17g"
     else:
         Y = model.predict(X)
         header = ",".join(f"y{k}" for k in range(Y.shape[1]))
