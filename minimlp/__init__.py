@@ -19,12 +19,13 @@ from .layer import Layer, Parameter
 from .layers import Dense
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, Loss, MSELoss
 from .normalization import BatchNorm1d, LayerNorm
-from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm
+from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, clip_grad_value
 from .sequential import Sequential
 from . import callbacks, datasets, metrics
 from .callbacks import Callback, EarlyStopping, ModelCheckpoint
 from .training import History, TrainingDiverged, predict_classes, predict_proba
-from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
+from .schedules import (CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, LinearLR,
+                        LRScheduler, OneCycleLR, ReduceLROnPlateau, SequentialLR, StepLR)
 from .health import HealthMonitor
 
 __version__ = "0.1.0"
@@ -35,12 +36,13 @@ __all__ = [
     "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax",
     "GELU", "ELU", "Softplus", "Dropout", "BatchNorm1d", "LayerNorm",
     "Loss", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "L1Loss", "HuberLoss", "BCELoss",
-    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "clip_grad_norm",
+    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "clip_grad_norm", "clip_grad_value",
     "gradcheck", "GradcheckResult",
     "save", "load",
     "History", "TrainingDiverged", "predict_classes", "predict_proba",
     "Callback", "EarlyStopping", "ModelCheckpoint", "callbacks", "datasets", "metrics",
     "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
+    "LinearLR", "CosineAnnealingWarmRestarts", "OneCycleLR", "SequentialLR",
     "HealthMonitor",
     "__version__",
 ]

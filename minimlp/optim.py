@@ -8,6 +8,7 @@ arrays. Per-parameter state and scratch arrays are allocated once, in the constr
 """
 from __future__ import annotations
 
+import json
 import math
 import weakref
 
@@ -222,9 +223,9 @@ class Optimizer:
     def _take_schedule_state(self, schedule) -> dict | None:
         """The first loaded schedule state saved by a schedule of ``schedule``'s class and
         arguments (removed from the pending ones), or ``None``."""
-        key = schedule._identity()
+        kind, config = schedule._identity()
         for i, state in enumerate(self._pending_schedules):
-            if state.get("type") == key[0] and state.get("config") == key[1]:
+            if state.get("type") == kind and json.loads(json.dumps(state.get("config"))) == config:
                 return self._pending_schedules.pop(i)
         return None
 

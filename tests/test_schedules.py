@@ -91,8 +91,9 @@ def test_schedule_continues_at_fits_initial_epoch():
     sched = StepLR(step_size=2, gamma=0.5)
     mm.training.fit(net, X, Y, loss=mm.MSELoss(), optimizer=o, epochs=6, initial_epoch=3,
                     callbacks=[sched], verbose=0, seed=0)
-    # epochs 4, 5, 6 ran with lr(3), lr(4), lr(5); after the last step lr(6) = 0.08 / 8
-    np.testing.assert_allclose(sched.lrs, [0.08, 0.04, 0.02, 0.02, 0.01])
+    # a new schedule steps to epoch 3 first (lrs[t] = lr(t)); epochs 4, 5, 6 ran with lr(3),
+    # lr(4), lr(5); after the last step lr(6) = 0.08 / 8
+    np.testing.assert_allclose(sched.lrs, [0.08, 0.08, 0.04, 0.04, 0.02, 0.02, 0.01])
     assert sched.last_epoch == 6
 
 
