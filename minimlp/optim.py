@@ -455,7 +455,7 @@ def _norm_parts(grads, norm_type: float) -> tuple[float, float]:
 
 
 def _check_norm_type(norm_type, owner: str) -> float:
-    if isinstance(norm_type, str) and norm_type.lower() == "inf":
+    if isinstance(norm_type, str) and norm_type.lower() == "inf" or norm_type == math.inf:
         return math.inf
     return check_real(norm_type, "norm_type", owner, low=0.0, low_open=True)
 
