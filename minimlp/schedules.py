@@ -488,7 +488,8 @@ class OneCycleLR(LRScheduler):
     With ``cycle_momentum`` (default) the momentum goes the other way, from ``max_momentum``
     to ``base_momentum`` and back (SGD's or RMSprop's ``momentum``, which must be > 0, or
     Adam's and AdamW's ``beta1``). ``total_steps`` or ``epochs * steps_per_epoch`` sets
-    ``T``; stepping past ``T`` raises. Not chainable (PyTorch's is not either); it sets the
+    ``T``; stepping past ``T`` raises (at ``T`` itself the linear anneal, which PyTorch
+    extrapolates to a negative rate, stops at 0). Not chainable (PyTorch's is not either); it sets the
     optimizer's ``initial_lr`` to ``initial``. As a callback of ``fit`` it steps once per
     epoch (``total_steps = epochs``); to step it per batch, call ``step()`` from a callback's
     ``on_batch_end``.
@@ -574,7 +575,9 @@ class OneCycleLR(LRScheduler):
                 pct = (t - start) / (end - start)
                 if self._set_momentum is not None:
                     self._set_momentum(self._anneal(values[m0], values[m1], pct))
-                return self._anneal(values[lr0], values[lr1], pct)
+                # At t = total_steps the linear anneal runs past its end (pct > 1) to a
+                # negative rate in PyTorch; a minimlp rate is >= 0, so it stops at 0.
+                return max(self._anneal(values[lr0], values[lr1], pct), 0.0)
             start = end
 
     def on_train_begin(self, logs):
@@ -663,12 +666,15 @@ class SequentialLR(LRScheduler):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"SequentialLR: optimizer must be a minimlp Optimizer, got "
                             f"{type(optimizer).__name__}")
+        kept = optimizer.lr, optimizer.initial_lr
         for i, s in enumerate(self._schedulers):
             if s._attached_to is not optimizer:
                 s._attach(optimizer, owned=True)     # built now, as PyTorch's are before this
             else:
                 optimizer._remove_schedule(s)        # this one saves and restores its state
         super()._attach(optimizer, owned)
+        if self._restored:                           # the parts' fresh starts changed nothing
+            optimizer.lr, optimizer.initial_lr = kept
 
     def _start(self):
         opt = self.optimizer
