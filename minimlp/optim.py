@@ -261,9 +261,11 @@ class SGD(Optimizer):
         self.weight_decay = check_real(weight_decay, "weight_decay", "SGD", low=0.0)
         if not isinstance(nesterov, bool):
             raise TypeError(f"SGD: nesterov must be True or False, got {nesterov!r}")
-        if nesterov and (self.momentum == 0 or self.dampening != 0):
-            raise ValueError(f"SGD: nesterov=True requires momentum > 0 and dampening = 0, got "
-                             f"momentum={self.momentum}, dampening={self.dampening}")
+        if nesterov and self.momentum == 0:
+            raise ValueError(f"SGD: nesterov=True requires momentum > 0, got momentum={self.momentum}")
+        if nesterov and self.dampening != 0:
+            raise ValueError(f"SGD: nesterov=True requires dampening = 0 (as PyTorch), got "
+                             f"dampening={self.dampening}")
         self.nesterov = nesterov
         self._buf = [np.zeros_like(p.value) for p in self.params] if self.momentum else []
         damped = self.momentum and self.dampening
