@@ -368,3 +368,29 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(name, checkpoin
     for a, b in zip(whole.parameters(), resumed.parameters()):
         np.testing.assert_array_equal(a.value, b.value)
     assert len(set(whole_lrs)) > 1                              # the schedule did something
+
+
+def test_damaged_schedule_state_is_refused_clearly():
+    o = opt(0.1)
+    s = StepLR(o, step_size=2)
+    s.step()
+    good = o.state_dict()
+    for damage, match in [(lambda st: st["schedules"].update(initial_lr=-1.0), "initial_lr"),
+                          (lambda st: st["schedules"].update(states="x"), "list of 'states'"),
+                          (lambda st: st["schedules"]["states"].append(7), "schedule 1")]:
+        st = json.loads(json.dumps(good))
+        damage(st)
+        with pytest.raises(ValueError, match=match):
+            opt(0.1).load_state_dict(st)
+    for key, value in [("last_epoch", -3), ("last_epoch", 1.5), ("base_lr", math.inf), ("last_lr", "x")]:
+        st = json.loads(json.dumps(good))
+        st["schedules"]["states"][0][key] = value
+        o2 = opt(0.1)
+        o2.load_state_dict(st)
+        with pytest.raises(ValueError, match=f"StepLR: the state's '{key}'"):
+            StepLR(o2, step_size=2)            # it takes the saved state when it attaches
+    st = json.loads(json.dumps(good))
+    o3 = opt(0.1)
+    o3.load_state_dict(st)
+    fresh = StepLR(o3, step_size=5)            # other arguments: it does not take that state
+    assert fresh.last_epoch == 0 and o3._pending_schedules
