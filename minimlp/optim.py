@@ -449,7 +449,7 @@ def _norm_parts(grads, norm_type: float) -> tuple[float, float]:
     if scale == 0.0 or not math.isfinite(scale):
         return 1.0, scale
     if norm_type == 1.0:
-        return scale, sum(float(np.abs(g).sum()) for g in grads) / scale
+        return scale, sum(float((np.abs(g) / scale).sum()) for g in grads)
     if norm_type == 2.0:
         return scale, math.sqrt(sum(float(np.vdot(h, h)) for h in (g / scale for g in grads)))
     total = sum(float(((np.abs(g) / scale) ** norm_type).sum()) for g in grads)

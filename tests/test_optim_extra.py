@@ -268,12 +268,13 @@ def test_clip_grad_norm_does_not_overflow_or_underflow(size):
     np.testing.assert_allclose(p.grad, np.array([1.0, -1.0, 0.3]) * size * coef, rtol=1e-14)
 
 
-def test_clip_grad_norm_clips_gradients_whose_norm_exceeds_float64():
-    # every gradient is finite but the norm (2.1e308) is not: the factor is still right
+@pytest.mark.parametrize("norm_type,unit", [(2, math.sqrt(0.5)), (1, 0.5)])
+def test_clip_grad_norm_clips_gradients_whose_norm_exceeds_float64(norm_type, unit):
+    # every gradient is finite but the norm (2.1e308 or 3e308) is not: the factor is still right
     p = mm.Parameter(np.zeros(2), "w")
     p.grad[:] = [1.5e308, 1.5e308]
-    assert mm.clip_grad_norm([p], 1.0) == math.inf
-    np.testing.assert_allclose(p.grad, [math.sqrt(0.5)] * 2, rtol=1e-14)
+    assert mm.clip_grad_norm([p], 1.0, norm_type=norm_type) == math.inf
+    np.testing.assert_allclose(p.grad, [unit] * 2, rtol=1e-14)
 
 
 def test_optimizer_clip_norm_on_huge_gradients_still_steps():
