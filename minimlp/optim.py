@@ -137,7 +137,9 @@ class Optimizer:
     _state_names: tuple[str, ...] = ()
 
     def state_dict(self) -> dict:
-        """Hyperparameters, the step count and per-parameter state arrays (copies)."""
+        """Hyperparameters, the step count and per-parameter state arrays (copies); once a
+        schedule was attached also ``"schedules"``: ``{"initial_lr": ..., "states": [...]}``,
+        the ``state_dict()`` of every schedule attached (JSON-ready, as a model file holds it)."""
         state = {"type": type(self).__name__, "steps": self.steps, "hyper": self.hyperparameters()}
         for name in self._state_names:
             state[name] = [a.copy() for a in getattr(self, name)]
