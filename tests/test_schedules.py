@@ -394,3 +394,29 @@ def test_damaged_schedule_state_is_refused_clearly():
     o3.load_state_dict(st)
     fresh = StepLR(o3, step_size=5)            # other arguments: it does not take that state
     assert fresh.last_epoch == 0 and o3._pending_schedules
+
+
+# PyTorch 2.13's documented defaults for the new options, pinned without torch
+DEFAULTS = [
+    (lambda: mm.LinearLR(), dict(start_factor=1 / 3, end_factor=1.0, total_iters=5)),
+    (lambda: mm.CosineAnnealingWarmRestarts(T_0=3), dict(T_mult=1, eta_min=0.0)),
+    (lambda: mm.OneCycleLR(max_lr=1.0, total_steps=10),
+     dict(pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
+          max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False)),
+    (lambda: mm.SGD([mm.Parameter(np.zeros(1), "w")]), dict(dampening=0.0)),
+    (lambda: mm.Adam([mm.Parameter(np.zeros(1), "w")]), dict(amsgrad=False)),
+    (lambda: mm.AdamW([mm.Parameter(np.zeros(1), "w")]), dict(amsgrad=False)),
+]
+
+
+@pytest.mark.parametrize("make,expected", DEFAULTS)
+def test_defaults_are_pytorchs(make, expected):
+    obj = make()
+    for k, v in expected.items():
+        assert getattr(obj, k) == v, k
+
+
+def test_clip_grad_norm_default_is_the_2_norm():
+    p = mm.Parameter(np.zeros(2), "w")
+    p.grad[:] = [3.0, 4.0]
+    assert mm.clip_grad_norm([p], 100.0) == 5.0
