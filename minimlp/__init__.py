@@ -20,14 +20,15 @@ from .layer import Layer, Parameter
 from .layers import Dense
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, Loss, MSELoss
 from .normalization import BatchNorm1d, LayerNorm
-from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm
+from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, clip_grad_value
 from .sequential import Sequential
 from . import callbacks, datasets, metrics
 from .callbacks import Callback, EarlyStopping, ModelCheckpoint
 from .step import TrainStep, TrainingDiverged
 from .history import History
 from .training import evaluate, fit, predict_classes, predict_proba
-from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
+from .schedules import (CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, LinearLR,
+                        LRScheduler, OneCycleLR, ReduceLROnPlateau, SequentialLR, StepLR)
 from .health import HealthMonitor
 from .data import Batches, batches
 from .interop import export_onnx, from_sklearn, from_torch, to_torch
@@ -41,13 +42,14 @@ __all__ = [
     "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax",
     "GELU", "ELU", "Softplus", "SiLU", "PReLU", "Dropout", "BatchNorm1d", "LayerNorm",
     "Loss", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "L1Loss", "HuberLoss", "BCELoss",
-    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "clip_grad_norm",
+    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "clip_grad_norm", "clip_grad_value",
     "gradcheck", "GradcheckResult",
     "save", "load",
     "TrainStep", "fit", "evaluate",
     "History", "TrainingDiverged", "predict_classes", "predict_proba",
     "Callback", "EarlyStopping", "ModelCheckpoint", "callbacks", "datasets", "metrics",
     "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
+    "LinearLR", "CosineAnnealingWarmRestarts", "OneCycleLR", "SequentialLR",
     "HealthMonitor",
     "batches", "Batches", "explain", "plot",
     "to_torch", "from_torch", "from_sklearn", "export_onnx",

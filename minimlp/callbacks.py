@@ -228,6 +228,15 @@ class ModelCheckpoint(_BestTracker):
 
     It keeps a copy of the parameters it last saved; ``fit`` restores them if training
     diverges. Attributes: ``best``, ``best_epoch``, ``last_saved`` (the last path written).
+
+    Learning-rate schedules: the file also holds the state of the schedules attached to the
+    optimizer (they step for the epoch before the save, wherever they are in ``callbacks``).
+    To resume, load the optimizer with the model and attach schedules built with the same
+    arguments; each continues its curve where the file left it::
+
+        net, opt = mm.load("ckpt.npz", with_optimizer=True)
+        fit(net, X, Y, loss=loss, optimizer=opt, epochs=20, initial_epoch=10,
+            callbacks=[mm.StepLR(step_size=5), mm.ModelCheckpoint("ckpt.npz")])
     """
 
     def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False,
@@ -260,6 +269,13 @@ class ModelCheckpoint(_BestTracker):
                 return
             self.best, self.best_epoch = value, epoch
         path = self.path.format(epoch=epoch, **logs) if "{" in self.path else self.path
+        # The schedules of this fit step first (each once per epoch), so the file holds their
+        # state after this epoch whatever the order of the callbacks; the optimizer's state
+        # carries them (Optimizer.state_dict), and load(..., with_optimizer=True) gives them
+        # back to schedules of the same kind attached to the loaded optimizer.
+        for sched in self.optimizer.schedules() if self.optimizer is not None else ():
+            if sched.history is self.history:
+                sched._end_epoch(epoch, logs)
         self._save(self.model, path, optimizer=self.optimizer)
         self.last_saved = path
         for dst, a in zip(self._saved, state_arrays(self.model)):

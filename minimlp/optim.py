@@ -1,4 +1,5 @@
-"""Optimizers: ``SGD`` (momentum, Nesterov, weight decay) and ``Adam``, as PyTorch defines them.
+"""Optimizers: ``SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad`` and gradient clipping,
+as PyTorch defines them.
 
 An optimizer holds a list of ``Parameter`` objects (any subset of a model's: that is how
 parameters are frozen) and updates their ``value`` arrays in place from their ``grad``
@@ -6,6 +7,10 @@ arrays. Per-parameter state and scratch arrays are allocated once, in the constr
 ``step`` allocates nothing.
 """
 from __future__ import annotations
+
+import json
+import math
+import weakref
 
 import numpy as np
 
@@ -69,6 +74,11 @@ class Optimizer:
         self.steps = 0  # number of step() calls so far
         self.clip_norm = clip_norm
         self._scratch = [np.empty_like(p.value) for p in params]
+        #: The learning rate when the first schedule was attached (``None`` before): the
+        #: ``base_lr`` of every schedule attached later (PyTorch's ``group["initial_lr"]``).
+        self.initial_lr = None
+        self._schedule_refs: list = []      # weak references to the attached schedules
+        self._pending_schedules: list = []  # loaded schedule states no schedule took yet
 
     @property
     def lr(self) -> float:
@@ -103,8 +113,8 @@ class Optimizer:
 
     def _clip(self) -> None:
         if self._clip_norm is not None:
-            total = clip_grad_norm(self.params, self._clip_norm)
-            self.grad_scale = min(1.0, self._clip_norm / (total + 1e-6))
+            _, coef = _clip_grads([p.grad for p in self.params], self._clip_norm, 2.0)
+            self.grad_scale = min(1.0, coef)
 
     def zero_grad(self) -> None:
         """Set every gradient to 0 (optional: each ``backward`` overwrites gradients)."""
@@ -127,10 +137,15 @@ class Optimizer:
     _state_names: tuple[str, ...] = ()
 
     def state_dict(self) -> dict:
-        """Hyperparameters, the step count and per-parameter state arrays (copies)."""
+        """Hyperparameters, the step count and per-parameter state arrays (copies); once a
+        schedule was attached also ``"schedules"``: ``{"initial_lr": ..., "states": [...]}``,
+        the ``state_dict()`` of every schedule attached (JSON-ready, as a model file holds it)."""
         state = {"type": type(self).__name__, "steps": self.steps, "hyper": self.hyperparameters()}
         for name in self._state_names:
             state[name] = [a.copy() for a in getattr(self, name)]
+        if self.initial_lr is not None:
+            state["schedules"] = {"initial_lr": self.initial_lr,
+                                  "states": [s.state_dict() for s in self.schedules()]}
         return state
 
     #: Hyperparameters that a loaded state may change; the others shape the state and the
@@ -142,16 +157,23 @@ class Optimizer:
 
         ``lr`` and ``clip_norm`` are taken from the state; every other hyperparameter must
         equal this optimizer's own (build it with the same arguments), or ValueError.
+        A state saved with schedules attached (``"schedules"``) restores them: each schedule
+        attached to this optimizer, now or later, of the same class and arguments as a saved
+        one takes that one's state (in the order they were attached), so the learning-rate
+        curve continues where it stopped.
         """
         name = type(self).__name__
         if state.get("type") != name:
             raise ValueError(f"{name}: state is for {state.get('type')!r}")
-        mine = self.hyperparameters()
+        schedules = state.get("schedules")
+        if schedules is not None:
+            schedules = _check_schedules_state(schedules, name)
+        own = self.hyperparameters()
         for k, v in state.get("hyper", {}).items():
-            same = (tuple(v) == tuple(mine.get(k))) if isinstance(v, (list, tuple)) else v == mine.get(k)
-            if k not in self._settable and not same:
+            same = (tuple(v) == tuple(own.get(k))) if isinstance(v, (list, tuple)) else v == own.get(k)
+            if k not in self._settable and not same and not self._may_load(k, v, own.get(k)):
                 raise ValueError(f"{name}: the state was saved with {k}={v!r}, this optimizer has "
-                                 f"{k}={mine.get(k)!r}; build it with {k}={v!r} to load this state")
+                                 f"{k}={own.get(k)!r}; build it with {k}={v!r} to load this state")
         for name in self._state_names:
             arrays = state[name]
             mine = getattr(self, name)
@@ -164,9 +186,50 @@ class Optimizer:
         for k in self._settable:
             if k in state.get("hyper", {}):
                 setattr(self, k, state["hyper"][k])
+        for k, v in state.get("hyper", {}).items():
+            if k not in self._settable and self._may_load(k, v, own.get(k)):
+                self._set_cycled(k, v)
+        if schedules is not None:
+            self.initial_lr = schedules["initial_lr"]
+            self._pending_schedules = list(schedules["states"])
+            for s in self.schedules():
+                s._restore_pending()
+
+    def _may_load(self, key: str, saved, mine) -> bool:
+        """Whether a loaded state may change the fixed hyperparameter ``key`` (a momentum
+        that ``OneCycleLR`` cycles, say); by default none may."""
+        return False
+
+    def _set_cycled(self, key: str, value) -> None:  # pragma: no cover - see _may_load
+        raise NotImplementedError
 
     def hyperparameters(self) -> dict:
         return {"lr": self.lr}
+
+    # -- schedules (see minimlp.schedules) ----------------------------------------------
+    def schedules(self) -> list:
+        """The schedules attached to this optimizer (and still alive), in the order they were
+        attached; ``state_dict`` saves their state (a ``SequentialLR`` holds its own)."""
+        return [s for s in (r() for r in self._schedule_refs)
+                if s is not None and s._attached_to is self]
+
+    def _add_schedule(self, schedule) -> None:
+        if self.initial_lr is None:
+            self.initial_lr = self.lr
+        self._remove_schedule(schedule)
+        self._schedule_refs.append(weakref.ref(schedule))
+
+    def _remove_schedule(self, schedule) -> None:
+        self._schedule_refs = [r for r in self._schedule_refs if r() is not None and r() is not schedule]
+
+    def _take_schedule_state(self, schedule) -> dict | None:
+        """The first loaded schedule state saved by a schedule of ``schedule``'s class and
+        arguments (removed from the pending ones), or ``None``."""
+        kind, config = schedule._identity()
+        for i, state in enumerate(self._pending_schedules):
+            if state.get("type") == kind and json.loads(json.dumps(state.get("config"))) == config:
+                return self._pending_schedules.pop(i)
+        return None
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
@@ -174,34 +237,41 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with momentum, Nesterov momentum and weight decay.
+    """Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay.
 
-    PyTorch's update (``torch.optim.SGD``, dampening 0), for each parameter ``theta``::
+    PyTorch's update (``torch.optim.SGD``), for each parameter ``theta`` at step ``t``::
 
         g = grad + weight_decay * theta
-        b = momentum * b + g                  (b starts at 0, so b_1 = g)
+        b = g                                    at t = 1 (undamped, as PyTorch)
+        b = momentum * b + (1 - dampening) * g   at t > 1
         g = g + momentum * b   if nesterov  else  b      (when momentum > 0)
         theta = theta - lr * g
 
-    Parameters: ``lr >= 0``; ``0 <= momentum < 1``; ``nesterov`` needs ``momentum > 0``;
+    Parameters: ``lr >= 0``; ``0 <= momentum < 1``; ``0 <= dampening <= 1`` (only acts with
+    momentum); ``nesterov`` needs ``momentum > 0`` and ``dampening == 0``;
     ``weight_decay >= 0`` (L2 penalty ``weight_decay/2 * |theta|^2`` added to the loss).
     """
 
     _state_names = ("_buf",)
-    momentum, nesterov, weight_decay = _Fixed(), _Fixed(), _Fixed()
+    momentum, dampening, nesterov, weight_decay = _Fixed(), _Fixed(), _Fixed(), _Fixed()
 
-    def __init__(self, params, lr: float = 0.01, momentum: float = 0.0,
+    def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, dampening: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0, clip_norm: float | None = None):
         super().__init__(params, lr, clip_norm)
         self.momentum = check_real(momentum, "momentum", "SGD", low=0.0, high=1.0, high_open=True)
+        self.dampening = check_real(dampening, "dampening", "SGD", low=0.0, high=1.0)
         self.weight_decay = check_real(weight_decay, "weight_decay", "SGD", low=0.0)
         if not isinstance(nesterov, bool):
             raise TypeError(f"SGD: nesterov must be True or False, got {nesterov!r}")
         if nesterov and self.momentum == 0:
             raise ValueError(f"SGD: nesterov=True requires momentum > 0, got momentum={self.momentum}")
+        if nesterov and self.dampening != 0:
+            raise ValueError(f"SGD: nesterov=True requires dampening = 0 (as PyTorch), got "
+                             f"dampening={self.dampening}")
         self.nesterov = nesterov
         self._buf = [np.zeros_like(p.value) for p in self.params] if self.momentum else []
-        self._scratch2 = [np.empty_like(p.value) for p in self.params] if nesterov else []
+        damped = self.momentum and self.dampening
+        self._scratch2 = [np.empty_like(p.value) for p in self.params] if nesterov or damped else []
         # Plain SGD keeps no state: theta -= lr * grad runs over (theta, grad, scratch) pieces
         # of at most _CHUNK elements that share one small scratch, so the optimizer holds no
         # array the size of the model and a step is one loop without branches.
@@ -225,7 +295,10 @@ class SGD(Optimizer):
         if mu:
             b = self._buf[i]
             b *= mu
-            b += g
+            if self.dampening and self.steps > 1:
+                b += np.multiply(g, 1.0 - self.dampening, out=self._scratch2[i])
+            else:
+                b += g                        # b_1 = 0 * mu + g: the first step is undamped
             if self.nesterov:
                 g = np.add(g, np.multiply(b, mu, out=self._scratch2[i]), out=self._scratch2[i])
             else:
@@ -233,8 +306,16 @@ class SGD(Optimizer):
         p.value -= np.multiply(g, self._lr, out=self._scratch[i])
 
     def hyperparameters(self):
-        return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
-                "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
+        return {"lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
+                "nesterov": self.nesterov, "weight_decay": self.weight_decay,
+                "clip_norm": self.clip_norm}
+
+    def _may_load(self, key, saved, mine):
+        # a momentum > 0 may differ (OneCycleLR cycles it); 0 and > 0 chose different state
+        return key == "momentum" and isinstance(saved, (int, float)) and 0 < saved < 1 and mine > 0
+
+    def _set_cycled(self, key, value):
+        self._fixed_momentum = float(value)
 
 
 class Adam(Optimizer):
@@ -245,21 +326,30 @@ class Adam(Optimizer):
         g = grad + weight_decay * theta
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g^2
-        m_hat = m / (1 - beta1^t),   v_hat = v / (1 - beta2^t)
+        v_max = max(v_max, v)                      (amsgrad only; v_max starts at 0)
+        m_hat = m / (1 - beta1^t),   v_hat = v / (1 - beta2^t)   (v_max / (1 - beta2^t) if amsgrad)
         theta = theta - lr * m_hat / (sqrt(v_hat) + eps)
 
     Parameters: ``lr >= 0``; ``betas`` each in [0, 1); ``eps > 0``; ``weight_decay >= 0``;
-    ``clip_norm`` as in ``Optimizer``.
+    ``amsgrad`` (Reddi et al., 2018: the denominator never shrinks); ``clip_norm`` as in
+    ``Optimizer``.
     """
 
     _state_names = ("_m", "_v")
     #: AdamW decays the weights directly instead of adding the decay to the gradient.
     _decoupled_decay = False
+    amsgrad = _Fixed()
 
     def __init__(self, params, lr: float = 0.001, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, clip_norm: float | None = None):
+                 weight_decay: float = 0.0, amsgrad: bool = False, clip_norm: float | None = None):
         super().__init__(params, lr, clip_norm)
         name = type(self).__name__
+        if not isinstance(amsgrad, bool):
+            raise TypeError(f"{name}: amsgrad must be True or False, got {amsgrad!r}")
+        self.amsgrad = amsgrad
+        self._vmax = [np.zeros_like(p.value) for p in self.params] if amsgrad else []
+        if amsgrad:
+            self._state_names = ("_m", "_v", "_vmax")
         try:
             b1, b2 = betas
         except (TypeError, ValueError):
@@ -288,6 +378,8 @@ class Adam(Optimizer):
         np.multiply(g, g, out=tmp)
         tmp *= 1.0 - b2
         v += tmp
+        if self._vmax:
+            v = np.maximum(self._vmax[i], v, out=self._vmax[i])
         np.sqrt(v, out=tmp)                   # sqrt(v_hat) + eps = sqrt(v)/sqrt(1-b2^t) + eps
         tmp *= 1.0 / np.sqrt(1.0 - b2 ** t)
         tmp += self.eps
@@ -297,27 +389,121 @@ class Adam(Optimizer):
 
     def hyperparameters(self):
         return {"lr": self.lr, "betas": self.betas, "eps": self.eps,
-                "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
+                "weight_decay": self.weight_decay, "amsgrad": self.amsgrad,
+                "clip_norm": self.clip_norm}
+
+    def _may_load(self, key, saved, mine):
+        # beta1 may differ (OneCycleLR cycles it); beta2 chose nothing either, but stays fixed
+        return (key == "betas" and isinstance(saved, (list, tuple)) and len(saved) == 2
+                and tuple(saved)[1] == mine[1] and isinstance(saved[0], (int, float))
+                and 0 <= saved[0] < 1)
+
+    def _set_cycled(self, key, value):
+        self.betas = (float(value[0]), self.betas[1])
 
 
-def clip_grad_norm(params, max_norm: float) -> float:
-    """Rescale gradients in place so that their global norm is at most ``max_norm``.
-
-    ``total = sqrt(sum_p |grad_p|^2)`` over every parameter; when ``total > max_norm``
-    every gradient is multiplied by ``max_norm / (total + 1e-6)`` (``torch.nn.utils.
-    clip_grad_norm_``). Returns ``total``, the norm before clipping.
-    Also available as ``Optimizer(..., clip_norm=max_norm)``, applied in every ``step``.
-    """
+def _grads_of(params, owner: str) -> list[np.ndarray]:
     if isinstance(params, Parameter):
         params = [params]
+    try:
+        params = list(params)
+    except TypeError:
+        raise TypeError(f"{owner}: params must be a list of Parameter objects, "
+                        f"got {type(params).__name__}") from None
+    for i, p in enumerate(params):
+        if not isinstance(p, Parameter):
+            raise TypeError(f"{owner}: params[{i}] is a {type(p).__name__}, not a Parameter "
+                            "(pass model.parameters())")
+    return [p.grad for p in params]
+
+
+def _abs_max(grads) -> float:
+    """``max |g|`` over every gradient (NaN if one holds NaN), without a temporary array."""
+    m = 0.0
+    for g in grads:
+        if g.size:
+            m = max(m, float(g.max()), -float(g.min()))
+            if math.isnan(m):
+                return m
+    return m
+
+
+#: Below this, a sum of squares may have lost digits to underflow: the norm is rescaled.
+_TINY_SQUARES = 1e-280
+
+
+def _norm_parts(grads, norm_type: float) -> tuple[float, float]:
+    """``(scale, r)`` with the global ``norm_type``-norm of ``grads`` equal to ``scale * r``.
+
+    The plain ``sqrt(sum g^2)`` overflows for gradients above ~1e154 (and underflows below
+    ~1e-154) although the norm itself is finite; then every gradient is divided by
+    ``scale = max |g|`` first, so ``1 <= r <= n``: ``|g| = max|g| * |g / max|g||``.
+    """
+    if norm_type == 2.0:
+        s = 0.0
+        for g in grads:
+            s += float(np.vdot(g, g))
+        if _TINY_SQUARES <= s < math.inf or math.isnan(s):
+            return 1.0, math.sqrt(s) if s == s else s
+    if norm_type == math.inf:
+        return 1.0, _abs_max(grads)
+    scale = _abs_max(grads)
+    if scale == 0.0 or not math.isfinite(scale):
+        return 1.0, scale
+    if norm_type == 1.0:
+        return scale, sum(float((np.abs(g) / scale).sum()) for g in grads)
+    if norm_type == 2.0:
+        return scale, math.sqrt(sum(float(np.vdot(h, h)) for h in (g / scale for g in grads)))
+    total = sum(float(((np.abs(g) / scale) ** norm_type).sum()) for g in grads)
+    return scale, total ** (1.0 / norm_type)
+
+
+def _check_norm_type(norm_type, owner: str) -> float:
+    if isinstance(norm_type, str) and norm_type.lower() == "inf" or norm_type == math.inf:
+        return math.inf
+    return check_real(norm_type, "norm_type", owner, low=0.0, low_open=True)
+
+
+def clip_grad_norm(params, max_norm: float, norm_type: float = 2.0) -> float:
+    """Rescale gradients in place so that their global norm is at most ``max_norm``.
+
+    ``total = (sum_p sum_i |grad_p[i]|^q)^(1/q)`` over every parameter, with
+    ``q = norm_type`` (default 2; 1, or ``math.inf`` for ``max |grad|``, or any ``q > 0``);
+    when ``total > max_norm`` every gradient is multiplied by ``max_norm / (total + 1e-6)``
+    (``torch.nn.utils.clip_grad_norm_``). Returns ``total``, the norm before clipping.
+    The norm is computed scaled by ``max |grad|`` when squaring would overflow or
+    underflow, so gradients up to float64's largest value clip correctly (PyTorch's
+    overflows to ``inf`` above ~1e154 and then zeroes them).
+    Also available as ``Optimizer(..., clip_norm=max_norm)`` (2-norm), applied in every ``step``.
+    """
+    grads = _grads_of(params, "clip_grad_norm")
     max_norm = check_real(max_norm, "max_norm", "clip_grad_norm", low=0.0, low_open=True)
-    grads = [p.grad for p in params]
-    total = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
-    coef = max_norm / (total + 1e-6)
+    return _clip_grads(grads, max_norm, _check_norm_type(norm_type, "clip_grad_norm"))[0]
+
+
+def _clip_grads(grads, max_norm: float, norm_type: float) -> tuple[float, float]:
+    """Clip ``grads`` in place; returns ``(total, coef)``: the norm before clipping and
+    ``max_norm / (total + 1e-6)`` (the gradients were multiplied by it when it is < 1).
+    A norm that overflows although every gradient is finite still gives the right factor."""
+    scale, r = _norm_parts(grads, norm_type)
+    total = scale * r
+    if total == math.inf and math.isfinite(scale) and math.isfinite(r):
+        coef = max_norm / scale / r
+    else:
+        coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         for g in grads:
             g *= coef
-    return total
+    return total, coef
+
+
+def clip_grad_value(params, clip_value: float) -> None:
+    """Clamp every gradient element to ``[-clip_value, clip_value]`` in place
+    (``torch.nn.utils.clip_grad_value_``): ``grad = min(max(grad, -c), c)``. NaN stays NaN."""
+    grads = _grads_of(params, "clip_grad_value")
+    c = check_real(clip_value, "clip_value", "clip_grad_value", low=0.0, low_open=True)
+    for g in grads:
+        np.clip(g, -c, c, out=g)
 
 
 class AdamW(Adam):
@@ -331,14 +517,15 @@ class AdamW(Adam):
         theta = theta - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
 
     Parameters: ``lr >= 0``; ``betas`` each in [0, 1); ``eps > 0``; ``weight_decay >= 0``
-    (default 0.01, as PyTorch); ``clip_norm`` as in ``Optimizer``.
+    (default 0.01, as PyTorch); ``amsgrad`` as in ``Adam`` (``v`` replaced by
+    ``v_max = max(v_max, v)``); ``clip_norm`` as in ``Optimizer``.
     """
 
     _decoupled_decay = True
 
     def __init__(self, params, lr: float = 0.001, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.01, clip_norm: float | None = None):
-        super().__init__(params, lr, betas, eps, weight_decay, clip_norm)
+                 weight_decay: float = 0.01, amsgrad: bool = False, clip_norm: float | None = None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, clip_norm)
 
     def _update(self, i, p):
         if self.weight_decay:
@@ -418,6 +605,14 @@ class RMSprop(Optimizer):
                 "weight_decay": self.weight_decay, "momentum": self.momentum,
                 "centered": self.centered, "clip_norm": self.clip_norm}
 
+    def _may_load(self, key, saved, mine):
+        # a momentum > 0 may differ (OneCycleLR cycles it); 0 and > 0 chose different state
+        return (key == "momentum" and isinstance(saved, (int, float)) and math.isfinite(saved)
+                and saved > 0 and mine > 0)
+
+    def _set_cycled(self, key, value):
+        self._fixed_momentum = float(value)
+
 
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al., 2011) in PyTorch's form (``torch.optim.Adagrad``).
@@ -463,6 +658,23 @@ class Adagrad(Optimizer):
         return {"lr": self.lr, "lr_decay": self.lr_decay, "weight_decay": self.weight_decay,
                 "initial_accumulator_value": self.initial_accumulator_value, "eps": self.eps,
                 "clip_norm": self.clip_norm}
+
+
+def _check_schedules_state(schedules, owner: str) -> dict:
+    """The ``"schedules"`` entry of a loaded state, checked: ``{"initial_lr": float >= 0,
+    "states": [dict with a "type" str, ...]}`` (each schedule checks its own state)."""
+    if not isinstance(schedules, dict) or not isinstance(schedules.get("states"), list):
+        raise ValueError(f"{owner}: the state's 'schedules' entry must be a dict with a list "
+                         f"of 'states', got {type(schedules).__name__}")
+    initial = schedules.get("initial_lr")
+    if isinstance(initial, bool) or not isinstance(initial, (int, float)) or not 0 <= initial < math.inf:
+        raise ValueError(f"{owner}: the state's schedules have initial_lr {initial!r}; "
+                         "expected a finite number >= 0")
+    for i, s in enumerate(schedules["states"]):
+        if not isinstance(s, dict) or not isinstance(s.get("type"), str):
+            raise ValueError(f"{owner}: the state's schedule {i} is not a schedule state "
+                             f"(a dict with a 'type')")
+    return {"initial_lr": float(initial), "states": schedules["states"]}
 
 
 def _plain_pieces(params) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -1,5 +1,6 @@
 """Learning-rate schedules: the lr after each step against formulas written out here, by hand
 and as callbacks of fit (ReduceLROnPlateau driven by fit's validation loss)."""
+import json
 import math
 
 import numpy as np
@@ -91,8 +92,9 @@ def test_schedule_continues_at_fits_initial_epoch():
     sched = StepLR(step_size=2, gamma=0.5)
     mm.training.fit(net, X, Y, loss=mm.MSELoss(), optimizer=o, epochs=6, initial_epoch=3,
                     callbacks=[sched], verbose=0, seed=0)
-    # epochs 4, 5, 6 ran with lr(3), lr(4), lr(5); after the last step lr(6) = 0.08 / 8
-    np.testing.assert_allclose(sched.lrs, [0.08, 0.04, 0.02, 0.02, 0.01])
+    # a new schedule steps to epoch 3 first (lrs[t] = lr(t)); epochs 4, 5, 6 ran with lr(3),
+    # lr(4), lr(5); after the last step lr(6) = 0.08 / 8
+    np.testing.assert_allclose(sched.lrs, [0.08, 0.08, 0.04, 0.04, 0.02, 0.02, 0.01])
     assert sched.last_epoch == 6
 
 
@@ -132,3 +134,289 @@ def test_bad_arguments():
         StepLR("sgd", step_size=2)
     with pytest.raises(RuntimeError, match="no optimizer"):
         ExponentialLR(gamma=0.5).step()
+
+
+# -- composition (issue 11, section 5): schedules multiply the current rate ---------------
+def test_reduce_on_plateau_next_to_step_lr_lowers_the_rate():
+    # the reviewed reproduction: torch gives 0.05
+    o = opt(0.1)
+    plateau = ReduceLROnPlateau(o, patience=0, factor=0.5)
+    step = StepLR(o, step_size=100)
+    plateau.step(1)
+    plateau.step(1)          # no improvement, patience 0: 0.1 * 0.5
+    step.step()              # epoch 1 of 100: keeps the current rate
+    assert o.lr == 0.05
+    assert plateau.get_last_lr() == [0.05] and step.get_last_lr() == [0.05]
+
+
+def test_step_lr_keeps_a_rate_set_by_hand():
+    o = opt(0.1)
+    s = StepLR(o, step_size=2, gamma=0.5)
+    s.step()
+    o.lr = 0.3               # by hand, between steps
+    assert s.step() == 0.15  # epoch 2: 0.3 * 0.5, not 0.1 * 0.5
+    assert s.step() == 0.15
+
+
+def test_two_schedules_multiply():
+    o = opt(1.0)
+    a, b = StepLR(o, step_size=2, gamma=0.5), ExponentialLR(o, gamma=0.9)
+    got = []
+    for _ in range(5):
+        a.step()
+        b.step()
+        got.append(o.lr)
+    want = [0.5 ** (t // 2) * 0.9 ** t for t in range(1, 6)]
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
+def test_base_lr_is_the_rate_when_the_first_schedule_was_attached():
+    o = opt(0.2)
+    StepLR(o, step_size=1, gamma=0.5).step()          # 0.1
+    assert o.initial_lr == 0.2
+    late = mm.CosineAnnealingWarmRestarts(o, T_0=4)       # from base_lr = initial_lr, as torch
+    assert late.base_lr == 0.2 and o.lr == 0.2
+
+
+# -- the new schedules, against their formulas written out --------------------------------
+def test_linear_lr_warm_up():
+    got = lrs_by_hand(mm.LinearLR(opt(0.6), start_factor=0.25, total_iters=3), 5)
+    # f(t) = 0.25 + 0.75 * min(t, 3) / 3
+    np.testing.assert_allclose(got, [0.6 * (0.25 + 0.25 * min(t, 3)) for t in range(6)], rtol=1e-14)
+
+
+def test_linear_lr_decay_to_end_factor():
+    got = lrs_by_hand(mm.LinearLR(opt(1.0), start_factor=1.0, end_factor=0.2, total_iters=4), 6)
+    np.testing.assert_allclose(got, [1.0, 0.8, 0.6, 0.4, 0.2, 0.2, 0.2], rtol=1e-14)
+
+
+def test_sequential_lr_warm_up_then_exponential():
+    o = opt(0.4)
+    s = mm.SequentialLR(o, [mm.LinearLR(o, start_factor=0.5, total_iters=2),
+                            ExponentialLR(o, gamma=0.5)], milestones=[2])
+    got = lrs_by_hand(s, 5)
+    # warm-up 0.2, 0.3; at the milestone the exponential starts at base_lr; then halves
+    np.testing.assert_allclose(got, [0.2, 0.3, 0.4, 0.2, 0.1, 0.05], rtol=1e-14)
+    assert s.get_last_lr() == [o.lr]
+
+
+def test_sequential_lr_of_schedules_built_without_an_optimizer():
+    a = mm.SequentialLR(schedulers=[mm.LinearLR(start_factor=0.5, total_iters=2),
+                                    StepLR(step_size=1, gamma=0.1)], milestones=[2])
+    o = opt(1.0)
+    a._attach(o)
+    np.testing.assert_allclose(lrs_by_hand(a, 3), [0.5, 0.75, 1.0, 0.1], rtol=1e-14)
+    assert o.schedules() == [a]        # its parts are saved inside it
+
+
+@pytest.mark.parametrize("T_mult", [1, 2])
+def test_cosine_annealing_warm_restarts(T_mult):
+    got = lrs_by_hand(mm.CosineAnnealingWarmRestarts(opt(1.0), T_0=3, T_mult=T_mult, eta_min=0.1), 10)
+    want, T_i, T_cur = [], 3, 0
+    for _ in range(11):
+        want.append(0.1 + 0.9 * (1 + math.cos(math.pi * T_cur / T_i)) / 2)
+        T_cur += 1
+        if T_cur == T_i:                       # restart
+            T_cur, T_i = 0, T_i * T_mult
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
+def test_cosine_annealing_warm_restarts_at_a_fractional_epoch():
+    s = mm.CosineAnnealingWarmRestarts(opt(1.0), T_0=2, T_mult=2)
+    # epoch 4.5 with T_0 = 2, T_mult = 2: the periods are [0, 2), [2, 6): T_cur 2.5 of T_i 4
+    assert s.step(4.5) == pytest.approx((1 + math.cos(math.pi * 2.5 / 4)) / 2, rel=1e-14)
+    assert s.last_epoch == 4
+
+
+def one_cycle_ref(t, T, max_lr, pct, div, final_div, strategy, three_phase):
+    lo = max_lr / div
+    if strategy == "cos":
+        anneal = lambda a, b, x: b + (a - b) * (1 + math.cos(math.pi * x)) / 2   # noqa: E731
+    else:
+        anneal = lambda a, b, x: a + (b - a) * x                                # noqa: E731
+    up = pct * T - 1
+    if three_phase:
+        phases = [(0, up, lo, max_lr), (up, 2 * pct * T - 2, max_lr, lo), (2 * pct * T - 2, T - 1, lo, lo / final_div)]
+    else:
+        phases = [(0, up, lo, max_lr), (up, T - 1, max_lr, lo / final_div)]
+    for k, (a, b, s, e) in enumerate(phases):
+        if t <= b or k == len(phases) - 1:
+            return anneal(s, e, (t - a) / (b - a))
+
+
+@pytest.mark.parametrize("strategy,three_phase", [("cos", False), ("linear", False), ("cos", True)])
+def test_one_cycle_lr(strategy, three_phase):
+    o = mm.SGD([mm.Parameter(np.zeros(2), "w")], lr=0.1, momentum=0.9)
+    s = mm.OneCycleLR(o, max_lr=1.0, total_steps=10, anneal_strategy=strategy, three_phase=three_phase)
+    got = lrs_by_hand(s, 10)
+    want = [max(0.0, one_cycle_ref(t, 10, 1.0, 0.3, 25.0, 1e4, strategy, three_phase)) for t in range(11)]
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    with pytest.raises(ValueError, match="total_steps"):
+        s.step()
+
+
+def test_one_cycle_lr_cycles_momentum_the_other_way():
+    o = mm.SGD([mm.Parameter(np.zeros(2), "w")], lr=0.1, momentum=0.9)
+    s = mm.OneCycleLR(o, max_lr=1.0, total_steps=10, anneal_strategy="linear")
+    assert o.momentum == 0.95                         # max_momentum at the low start
+    for _ in range(2):
+        s.step()                                      # step 2 = pct_start * 10 - 1: the peak
+    assert o.lr == pytest.approx(1.0) and o.momentum == pytest.approx(0.85)
+    a = mm.Adam([mm.Parameter(np.zeros(2), "w")])
+    mm.OneCycleLR(a, max_lr=1.0, total_steps=10)
+    assert a.betas == (0.95, 0.999)
+    with pytest.raises(ValueError, match="cycle_momentum"):
+        mm.OneCycleLR(opt(0.1), max_lr=1.0, total_steps=10)   # plain SGD has no momentum
+
+
+def test_one_cycle_lr_refuses_a_fit_longer_than_its_steps():
+    X, Y = _data()
+    net = mm.Sequential(mm.Dense(3, 1, rng=0))
+    o = mm.SGD(net.parameters(), lr=0.1)
+    s = mm.OneCycleLR(max_lr=0.1, total_steps=3, cycle_momentum=False)
+    with pytest.raises(ValueError, match="total_steps=5"):
+        mm.training.fit(net, X, Y, loss=mm.MSELoss(), optimizer=o, epochs=5, callbacks=[s], verbose=0)
+
+
+def test_new_schedule_arguments_are_checked():
+    with pytest.raises(ValueError, match="start_factor"):
+        mm.LinearLR(opt(), start_factor=0.0)
+    with pytest.raises(TypeError, match="T_0"):
+        mm.CosineAnnealingWarmRestarts(opt())
+    with pytest.raises(TypeError, match="max_lr"):
+        mm.OneCycleLR(opt())
+    with pytest.raises(ValueError, match="total_steps"):
+        mm.OneCycleLR(opt(), max_lr=1.0)
+    o = opt()
+    with pytest.raises(TypeError, match="ReduceLROnPlateau"):
+        mm.SequentialLR(o, [StepLR(o), ReduceLROnPlateau(o)], milestones=[2])
+    with pytest.raises(ValueError, match="milestone"):
+        mm.SequentialLR(o, [StepLR(o), StepLR(o)], milestones=[])
+    with pytest.raises(ValueError, match="another optimizer"):
+        mm.SequentialLR(o, [StepLR(opt())])
+
+
+# -- state: state_dict, and a checkpointed run resumes its curve bit for bit --------------
+SCHEDULES = {
+    "step": lambda: StepLR(step_size=2, gamma=0.5),
+    "exponential": lambda: ExponentialLR(gamma=0.8),
+    "cosine": lambda: CosineAnnealingLR(T_max=5, eta_min=0.001),
+    "cosine-warmup": lambda: CosineAnnealingLR(T_max=6, warmup_epochs=2),
+    "linear": lambda: mm.LinearLR(start_factor=0.2, total_iters=4),
+    "warm-restarts": lambda: mm.CosineAnnealingWarmRestarts(T_0=2, T_mult=2),
+    "one-cycle": lambda: mm.OneCycleLR(max_lr=0.05, total_steps=8),
+    "sequential": lambda: mm.SequentialLR(schedulers=[mm.LinearLR(total_iters=2),
+                                                      ExponentialLR(gamma=0.7)], milestones=[3]),
+    "plateau": lambda: ReduceLROnPlateau(monitor="loss", patience=0, factor=0.5, threshold=0.3),
+}
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_state_dict_continues_the_curve(name):
+    o1 = mm.SGD([mm.Parameter(np.zeros(2), "w")], lr=0.1, momentum=0.9)
+    s1 = SCHEDULES[name]()
+    s1._attach(o1)
+    values = [3.0, 2.0, 2.5, 2.4, 1.0, 1.1, 1.2, 1.3]
+    stepper = (lambda s, i: s.step(values[i])) if name == "plateau" else (lambda s, i: s.step())
+    for i in range(3):
+        stepper(s1, i)
+    state = json.loads(json.dumps(o1.state_dict()["schedules"]))   # as a file holds it
+    o2 = mm.SGD([mm.Parameter(np.zeros(2), "w")], lr=o1.lr, momentum=o1.momentum)
+    o2.initial_lr = state["initial_lr"]
+    s2 = SCHEDULES[name]()
+    s2._attach(o2)
+    s2.load_state_dict(state["states"][0])
+    o2.lr = o1.lr
+    for i in range(3, 8):
+        stepper(s1, i)
+        stepper(s2, i)
+        assert o2.lr == o1.lr
+    with pytest.raises(ValueError, match="arguments|state is for"):   # another kind of schedule
+        StepLR(opt(), step_size=3).load_state_dict(state["states"][0])
+
+
+def _train(callbacks, epochs, initial_epoch=0, net=None, o=None, lrs=None):
+    X, Y = _data()
+    if net is None:
+        net = mm.Sequential(mm.Dense(3, 4, rng=0), mm.Tanh(), mm.Dense(4, 1, rng=1))
+        o = mm.SGD(net.parameters(), lr=0.05, momentum=0.9)
+
+    class Spy(mm.callbacks.Callback):
+        def on_epoch_begin(self, epoch):
+            lrs.append(self.optimizer.lr)
+
+    mm.training.fit(net, X, Y, loss=mm.MSELoss(), optimizer=o, epochs=epochs, batch_size=16,
+                    initial_epoch=initial_epoch, callbacks=[*callbacks, Spy()], verbose=0, seed=3)
+    return net, o
+
+
+@pytest.mark.parametrize("checkpoint_first", [False, True])
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(name, checkpoint_first, tmp_path):
+    path = str(tmp_path / "ckpt.npz")
+
+    def cbs(sched):
+        ck = mm.ModelCheckpoint(path)
+        return [ck, sched] if checkpoint_first else [sched, ck]
+
+    whole_lrs, part_lrs = [], []
+    whole, _ = _train(cbs(SCHEDULES[name]()), 8, lrs=whole_lrs)
+    _train(cbs(SCHEDULES[name]()), 4, lrs=part_lrs)           # interrupted after epoch 4
+    net, o = mm.load(path, with_optimizer=True)
+    resumed, o = _train(cbs(SCHEDULES[name]()), 8, initial_epoch=4, net=net, o=o, lrs=part_lrs)
+    assert part_lrs == whole_lrs                                # the same curve, exactly
+    for a, b in zip(whole.parameters(), resumed.parameters()):
+        np.testing.assert_array_equal(a.value, b.value)
+    assert len(set(whole_lrs)) > 1                              # the schedule did something
+
+
+def test_damaged_schedule_state_is_refused_clearly():
+    o = opt(0.1)
+    s = StepLR(o, step_size=2)
+    s.step()
+    good = o.state_dict()
+    for damage, match in [(lambda st: st["schedules"].update(initial_lr=-1.0), "initial_lr"),
+                          (lambda st: st["schedules"].update(states="x"), "list of 'states'"),
+                          (lambda st: st["schedules"]["states"].append(7), "schedule 1")]:
+        st = json.loads(json.dumps(good))
+        damage(st)
+        with pytest.raises(ValueError, match=match):
+            opt(0.1).load_state_dict(st)
+    for key, value in [("last_epoch", -3), ("last_epoch", 1.5), ("base_lr", math.inf), ("last_lr", "x")]:
+        st = json.loads(json.dumps(good))
+        st["schedules"]["states"][0][key] = value
+        o2 = opt(0.1)
+        o2.load_state_dict(st)
+        with pytest.raises(ValueError, match=f"StepLR: the state's '{key}'"):
+            StepLR(o2, step_size=2)            # it takes the saved state when it attaches
+    st = json.loads(json.dumps(good))
+    o3 = opt(0.1)
+    o3.load_state_dict(st)
+    fresh = StepLR(o3, step_size=5)            # other arguments: it does not take that state
+    assert fresh.last_epoch == 0 and o3._pending_schedules
+
+
+# PyTorch 2.13's documented defaults for the new options, pinned without torch
+DEFAULTS = [
+    (lambda: mm.LinearLR(), dict(start_factor=1 / 3, end_factor=1.0, total_iters=5)),
+    (lambda: mm.CosineAnnealingWarmRestarts(T_0=3), dict(T_mult=1, eta_min=0.0)),
+    (lambda: mm.OneCycleLR(max_lr=1.0, total_steps=10),
+     dict(pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
+          max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False)),
+    (lambda: mm.SGD([mm.Parameter(np.zeros(1), "w")]), dict(dampening=0.0)),
+    (lambda: mm.Adam([mm.Parameter(np.zeros(1), "w")]), dict(amsgrad=False)),
+    (lambda: mm.AdamW([mm.Parameter(np.zeros(1), "w")]), dict(amsgrad=False)),
+]
+
+
+@pytest.mark.parametrize("make,expected", DEFAULTS)
+def test_defaults_are_pytorchs(make, expected):
+    obj = make()
+    for k, v in expected.items():
+        assert getattr(obj, k) == v, k
+
+
+def test_clip_grad_norm_default_is_the_2_norm():
+    p = mm.Parameter(np.zeros(2), "w")
+    p.grad[:] = [3.0, 4.0]
+    assert mm.clip_grad_norm([p], 100.0) == 5.0
