@@ -11,13 +11,15 @@ forward pass, a loss, a batched backward pass and an in-place parameter update::
     net.backward(loss.backward())
     opt.step()
 """
-from .activations import ELU, GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .activations import (ELU, GELU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax,
+                          Softplus, Tanh)
 from .dropout import Dropout
 from .gradcheck import GradcheckResult, gradcheck
 from .io import load, save
 from .layer import Layer, Parameter
 from .layers import Dense
-from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, Loss, MSELoss
+from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, Loss, MSELoss,
+                     NLLLoss, SmoothL1Loss)
 from .normalization import BatchNorm1d, LayerNorm
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm
 from .sequential import Sequential
@@ -32,9 +34,10 @@ __version__ = "0.1.0"
 __all__ = [
     "Layer", "Parameter", "Sequential",
     "Dense",
-    "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax",
+    "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax", "LogSoftmax",
     "GELU", "ELU", "Softplus", "Dropout", "BatchNorm1d", "LayerNorm",
     "Loss", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "L1Loss", "HuberLoss", "BCELoss",
+    "SmoothL1Loss", "NLLLoss",
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "clip_grad_norm",
     "gradcheck", "GradcheckResult",
     "save", "load",

@@ -324,3 +324,30 @@ class Softplus(_SlopeActivation):
 
     def __repr__(self):
         return f"Softplus(beta={self.beta}, threshold={self.threshold})"
+
+
+class LogSoftmax(Activation):
+    """Row-wise log-softmax ``Y[n, k] = X[n, k] - log sum_j exp(X[n, j])`` (``torch.nn.LogSoftmax(dim=1)``).
+
+    Computed as ``S - log(sum exp(S))`` with ``S = X - max_j X[n, j]``: finite at any input
+    (the largest term of the sum is 1). Backward (the Jacobian-vector product), with
+    ``P = exp(Y)`` the softmax: ``dX = dY - P * sum_k dY[n, k]``, the sum per row.
+
+    It makes the log-probabilities that ``NLLLoss`` takes. For training, prefer a linear last
+    layer with ``CrossEntropyLoss``: it fuses the pair, with the same values and gradients.
+    Shape: ``(N, D) -> (N, D)``.
+    """
+
+    def _forward(self, X, Y, keep):
+        np.subtract(X, X.max(axis=1, keepdims=True), out=Y)
+        Y -= np.log(np.exp(Y).sum(axis=1, keepdims=True))
+        if keep:
+            self._cache = Y
+        return Y
+
+    def _backward(self, dY, dX):
+        s = dY.sum(axis=1, keepdims=True)
+        np.exp(self._cache, out=dX)
+        dX *= s
+        np.subtract(dY, dX, out=dX)
+        return dX
