@@ -319,6 +319,7 @@ class CrossEntropyLoss(Loss):
     def forward(self, Y, T):
         value = super().forward(Y, T)
         if self._empty and self.reduction == "mean":
+            self._Y = None                     # nothing for backward to use
             raise ValueError(f"{self!r}: every label of this batch is ignore_index or has weight "
                              "0, so their weighted mean is 0/0 (torch returns nan)")
         return value
@@ -451,6 +452,7 @@ class NLLLoss(Loss):
     def forward(self, Y, T):
         value = super().forward(Y, T)
         if self._empty and self.reduction == "mean":
+            self._Y = None                     # nothing for backward to use
             raise ValueError(f"{self!r}: every label of this batch is ignore_index or has weight "
                              "0, so their weighted mean is 0/0 (torch returns nan)")
         return value

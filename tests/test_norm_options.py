@@ -4,6 +4,8 @@ switching Dropout off in fit's validation, predict and evaluate.
 
 Expected values are numpy's own statistics (np.mean, np.var with ddof), written out here.
 """
+import warnings
+
 import numpy as np
 import pytest
 
@@ -176,3 +178,26 @@ def test_fit_validation_does_not_drop():
     assert len(twin.values) == 3
     for got, expected in twin.values:
         assert got == pytest.approx(expected, rel=1e-14)
+
+
+def test_estimators_predict_without_dropout():
+    """MLPClassifier/MLPRegressor(dropout=) predict (and score their early-stopping
+    validation) in eval mode: the same network without its Dropout layers agrees exactly."""
+    pytest.importorskip("sklearn")
+    from minimlp.sklearn import MLPClassifier, MLPRegressor
+    X = RNG.standard_normal((40, 3))
+    y_class, y_reg = (X[:, 0] > 0).astype(int), X @ [1.0, -2.0, 0.5]
+    for est, y in ((MLPClassifier((16,), dropout=0.5, max_iter=5, random_state=0), y_class),
+                   (MLPRegressor((16,), dropout=0.5, max_iter=5, random_state=0, early_stopping=True), y_reg)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(X, y)
+        assert any(isinstance(layer, mm.Dropout) for layer in est.model_)
+        plain = mm.Sequential(*[layer for layer in est.model_ if not isinstance(layer, mm.Dropout)])
+        Z = plain.predict(X)
+        first = est.predict(X)
+        np.testing.assert_array_equal(first, est.predict(X))
+        if isinstance(est, MLPRegressor):
+            np.testing.assert_array_equal(first, Z.ravel())
+        else:
+            np.testing.assert_array_equal(first, est.classes_[(Z[:, 0] > 0).astype(int)])
