@@ -11,14 +11,16 @@ forward pass, a loss, a batched backward pass and an in-place parameter update::
     net.backward(loss.backward())
     opt.step()
 """
-from .activations import (ELU, GELU, Identity, LeakyReLU, PReLU, ReLU, Sigmoid, SiLU, Softmax,
+from .activations import (ELU, GELU, Identity, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, SiLU,
+                          Softmax,
                           Softplus, Tanh)
 from .dropout import Dropout
 from .gradcheck import GradcheckResult, gradcheck
 from .io import load, save
 from .layer import Layer, Parameter
 from .layers import Dense
-from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, Loss, MSELoss
+from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, Loss, MSELoss,
+                     NLLLoss, SmoothL1Loss)
 from .normalization import BatchNorm1d, LayerNorm
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, clip_grad_value
 from .sequential import Sequential
@@ -39,9 +41,10 @@ __version__ = "0.1.0"
 __all__ = [
     "Layer", "Parameter", "Sequential",
     "Dense",
-    "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax",
+    "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax", "LogSoftmax",
     "GELU", "ELU", "Softplus", "SiLU", "PReLU", "Dropout", "BatchNorm1d", "LayerNorm",
     "Loss", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "L1Loss", "HuberLoss", "BCELoss",
+    "SmoothL1Loss", "NLLLoss",
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "clip_grad_norm", "clip_grad_value",
     "gradcheck", "GradcheckResult",
     "save", "load",

@@ -462,3 +462,49 @@ class PReLU(Layer):
         np.multiply(dY, a.value, out=dX)
         np.copyto(dX, dY, where=self._positive)
         return dX
+
+
+class LogSoftmax(Activation):
+    """Row-wise log-softmax ``Y[n, k] = X[n, k] - log sum_j exp(X[n, j])`` (``torch.nn.LogSoftmax(dim=1)``).
+
+    Computed as ``S - log(sum exp(S))`` with ``S = X - max_j X[n, j]``: finite at any input
+    (the largest term of the sum is 1). Backward (the Jacobian-vector product), with
+    ``P = exp(Y)`` the softmax: ``dX = dY - P * sum_k dY[n, k]``, the sum per row.
+
+    It makes the log-probabilities that ``NLLLoss`` takes. For training, prefer a linear last
+    layer with ``CrossEntropyLoss``: it fuses the pair, with the same values and gradients.
+    Shape: ``(N, D) -> (N, D)``.
+    """
+
+    backward_reads = frozenset({"output"})
+    in_place = frozenset({"forward", "backward"})
+    _scratch = ("f",)
+
+    def _forward(self, X, Y, train):
+        N = X.shape[0]
+        r = self.buffer("_r", (N, 1), X.dtype) if train else np.empty((N, 1), X.dtype)
+        np.maximum.reduce(X, axis=1, keepdims=True, out=r)
+        np.subtract(X, r, out=Y)                          # S
+        for y, rows, t in self.blocks(Y, r):
+            np.exp(y, out=t)
+            np.add.reduce(t, axis=1, keepdims=True, out=rows)
+        np.log(r, out=r)
+        Y -= r
+        if train:
+            self._cache = Y
+        return Y
+
+    def _backward(self, dY, dX):
+        Y = self._cache
+        s = self.buffer("_s", (Y.shape[0], 1), Y.dtype)
+        np.add.reduce(dY, axis=1, keepdims=True, out=s)
+        if dX is not dY:
+            np.exp(Y, out=dX)
+            dX *= s
+            return np.subtract(dY, dX, out=dX)
+        for y, d, rows, t in self.blocks(Y, dY, s):        # in place: exp(Y) needs a temporary
+            np.exp(y, out=t)
+            t *= rows
+            d -= t
+        return dY
+        return dX

@@ -154,23 +154,50 @@ class EarlyStopping(_BestTracker):
 
     An epoch improves when ``value < best - min_delta`` (mode ``"min"``) or
     ``value > best + min_delta`` (mode ``"max"``); ``"auto"`` maximizes accuracy-like keys and
-    minimizes the rest. With ``restore_best_weights=True`` the model gets the parameters of
-    the best epoch back (and its layer buffers, e.g. running statistics) at the end of training, whether it stopped early or ran all epochs,
-    and ``fit`` restores them if training diverges.
+    minimizes the rest. Keras's rule, epoch by epoch::
+
+        skip the epoch                       if epoch <= start_from_epoch (a warm-up)
+        wait += 1
+        if value improves on best:           best = value; and if there is no baseline, or
+                                             value improves on baseline too: wait = 0
+        elif wait >= patience:               stop after this epoch
+
+    ``baseline``: a value the monitored quantity must beat. Until an epoch beats it, the count
+    of epochs without improvement is never reset, so training stops at the first epoch that
+    does not improve once ``patience`` epochs have passed without beating it (as Keras: an
+    epoch that improves on the best but not on the baseline neither resets nor stops).
+    ``start_from_epoch``: the first ``start_from_epoch`` epochs (after ``initial_epoch``'s
+    numbering, 1-based) are not monitored at all: no best, no count, no stop.
+
+    With ``restore_best_weights=True`` (the default; Keras's default is False) the model gets
+    the parameters of the best epoch back (and its layer buffers, e.g. running statistics) at
+    the end of training, whether it stopped early or ran all epochs, and ``fit`` restores them
+    if training diverges. With ``restore_best_weights=False`` the model keeps the parameters
+    of its last epoch, as Keras's default does.
 
     Attributes: ``best`` (the best value), ``best_epoch``, ``stopped_epoch`` (0 if it never
     stopped training), ``wait`` (epochs since the last improvement).
     """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
-                 mode: str = "auto", restore_best_weights: bool = True):
+                 mode: str = "auto", restore_best_weights: bool = True, baseline=None,
+                 start_from_epoch: int = 0):
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ValueError(f"EarlyStopping: patience must be an integer >= 0, got {patience!r}")
         if not isinstance(min_delta, (int, float)) or not min_delta >= 0:
             raise ValueError(f"EarlyStopping: min_delta must be a number >= 0, got {min_delta!r}")
+        if baseline is not None and (isinstance(baseline, bool) or not isinstance(baseline, (int, float))
+                                     or not math.isfinite(baseline)):
+            raise ValueError(f"EarlyStopping: baseline must be None or a finite number, got {baseline!r}")
+        if (isinstance(start_from_epoch, bool) or not isinstance(start_from_epoch, int)
+                or start_from_epoch < 0):
+            raise ValueError(f"EarlyStopping: start_from_epoch must be an integer >= 0, got "
+                             f"{start_from_epoch!r}")
         super().__init__(monitor, mode, min_delta)
         self.patience = patience
         self.restore_best_weights = bool(restore_best_weights)
+        self.baseline = None if baseline is None else float(baseline)
+        self.start_from_epoch = start_from_epoch
         self.wait = 0
         self.stopped_epoch = 0
         self._best_weights = None
@@ -185,17 +212,26 @@ class EarlyStopping(_BestTracker):
             self._best_weights = [np.empty_like(a) for a in state_arrays(self.model)]
 
     def on_epoch_end(self, epoch, logs):
+        if epoch <= self.start_from_epoch:
+            return
         value = logs[self.monitor]
+        self.wait += 1
         if self._improved(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
+            self.best, self.best_epoch = value, epoch
             if self._best_weights is not None:
                 for dst, a in zip(self._best_weights, state_arrays(self.model)):
                     np.copyto(dst, a)
+            if self.baseline is None or self._beats(value, self.baseline):
+                self.wait = 0
             return
-        self.wait += 1
-        if self.wait >= self.patience:
+        if self.wait >= self.patience and epoch > 1:
             self.stop_training = True
             self.stopped_epoch = epoch
+
+    def _beats(self, value: float, reference: float) -> bool:
+        if self.mode == "min":
+            return value < reference - self.min_delta
+        return value > reference + self.min_delta
 
     def on_train_end(self, logs):
         held = self.restorable_weights()
@@ -209,9 +245,11 @@ class EarlyStopping(_BestTracker):
         return self.best_epoch, self._best_weights
 
     def __repr__(self):
+        extra = "" if self.baseline is None else f", baseline={self.baseline}"
+        extra += "" if self.start_from_epoch == 0 else f", start_from_epoch={self.start_from_epoch}"
         return (f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, "
                 f"min_delta={self.min_delta}, mode={self.mode!r}, "
-                f"restore_best_weights={self.restore_best_weights})")
+                f"restore_best_weights={self.restore_best_weights}{extra})")
 
 
 class ModelCheckpoint(_BestTracker):

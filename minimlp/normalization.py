@@ -32,16 +32,18 @@ class _Norm(Layer):
 
     axis = 0  # the axis the statistics are taken over
 
-    def _init_affine(self, D: int, affine: bool) -> None:
-        self._params = []
-        if affine:
+    _gamma = _beta = None   # Parameters, or None when the layer does not learn them
+
+    def _init_affine(self, D: int, scale: bool, shift: bool) -> None:
+        if scale:
             self._gamma = Parameter(np.ones(D, dtype=self.dtype), "gamma")
+        if shift:
             self._beta = Parameter(np.zeros(D, dtype=self.dtype), "beta")
-            self._params = [self._gamma, self._beta]
+        self._params = [p for p in (self._gamma, self._beta) if p is not None]
         self._cache = None
 
-    gamma = property(lambda self: self._gamma.value if self._params else None)
-    beta = property(lambda self: self._beta.value if self._params else None)
+    gamma = property(lambda self: None if self._gamma is None else self._gamma.value)
+    beta = property(lambda self: None if self._beta is None else self._beta.value)
 
     def parameters(self) -> list[Parameter]:
         return list(self._params)
@@ -52,8 +54,9 @@ class _Norm(Layer):
                              f"{getattr(X, 'shape', type(X).__name__)}")
 
     def _scale_shift(self, Y: Array) -> Array:
-        if self._params:
+        if self._gamma is not None:
             Y *= self._gamma.value
+        if self._beta is not None:
             Y += self._beta.value
         return Y
 
@@ -69,10 +72,11 @@ class _Norm(Layer):
         self._check_grad_shape(dY, X_hat.shape)
         ax = self.axis
         dX = self.buffer("_dX", dY.shape, self.dtype)
-        if self._params:
+        if self._beta is not None:
+            np.add.reduce(dY, axis=0, out=self._beta.grad)
+        if self._gamma is not None:
             np.multiply(dY, X_hat, out=dX)
             np.add.reduce(dX, axis=0, out=self._gamma.grad)
-            np.add.reduce(dY, axis=0, out=self._beta.grad)
             np.multiply(dY, self._gamma.value, out=dX)        # dX_hat
         else:
             np.copyto(dX, dY)
@@ -100,7 +104,10 @@ class BatchNorm1d(_Norm):
         running_mean = (1 - momentum) * running_mean + momentum * mean
         running_var  = (1 - momentum) * running_var  + momentum * var * N / (N - 1)
 
-    (the running variance takes the unbiased batch variance). Prediction (``train=False``)
+    (the running variance takes the unbiased batch variance). ``momentum=None`` takes the
+    cumulative moving average instead, as torch: ``momentum = 1 / k`` at the ``k``-th
+    training batch (``num_batches_tracked``), so the running statistics are the plain means
+    of the batch statistics so far (the first batch replaces the initial 0 and 1). Prediction (``train=False``)
     uses the running statistics instead: ``Y = gamma * (X - running_mean) /
     sqrt(running_var + eps) + beta``, a fixed affine map, so rows are independent.
 
@@ -110,11 +117,13 @@ class BatchNorm1d(_Norm):
     ----------
     num_features : int
     eps : float > 0, added to the variance.
-    momentum : float in [0, 1], weight of the newest batch in the running statistics.
+    momentum : float in [0, 1], weight of the newest batch in the running statistics, or
+        None for the cumulative moving average.
     affine : bool, learn ``gamma`` (starts at 1) and ``beta`` (starts at 0).
     dtype : float64 (default) or float32
 
-    Buffers (saved with the model): ``running_mean`` (starts at 0), ``running_var`` (at 1).
+    Buffers (saved with the model): ``running_mean`` (starts at 0), ``running_var`` (at 1),
+    and with ``momentum=None`` also ``num_batches_tracked`` (an int64 count, starts at 0).
     """
 
     axis = 0
@@ -125,16 +134,22 @@ class BatchNorm1d(_Norm):
         name = "BatchNorm1d"
         self.in_features = self.num_features = check_size(num_features, "num_features", name)
         self.eps = check_real(eps, "eps", name, low=0.0, low_open=True)
-        self.momentum = check_real(momentum, "momentum", name, low=0.0, high=1.0)
+        self.momentum = None if momentum is None else check_real(momentum, "momentum", name,
+                                                                 low=0.0, high=1.0)
         self.affine = _check_bool(affine, "affine", name)
         self.dtype = check_dtype(dtype, f"{name}: dtype")
         self.running_mean = np.zeros(self.num_features, dtype=self.dtype)
         self.running_var = np.ones(self.num_features, dtype=self.dtype)
-        self._init_affine(self.num_features, self.affine)
+        self.num_batches_tracked = np.zeros((), dtype=np.int64)   # 0-d: updated in place
+        self._init_affine(self.num_features, self.affine, self.affine)
 
     def buffers(self) -> dict[str, Array]:
-        # The arrays themselves: loading a model writes into them in place.
-        return {"running_mean": self.running_mean, "running_var": self.running_var}
+        # The arrays themselves: loading a model writes into them in place. The count is
+        # state only for the cumulative average (files of other models stay as they were).
+        out = {"running_mean": self.running_mean, "running_var": self.running_var}
+        if self.momentum is None:
+            out["num_batches_tracked"] = self.num_batches_tracked
+        return out
 
     def get_config(self) -> dict:
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
@@ -156,7 +171,8 @@ class BatchNorm1d(_Norm):
         var = np.einsum("nd,nd->d", X_hat, X_hat) / N
         inv_std = 1.0 / np.sqrt(var + self.eps)
         X_hat *= inv_std
-        m = self.momentum
+        self.num_batches_tracked += 1
+        m = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
         self.running_mean *= 1.0 - m
         self.running_mean += m * mean
         self.running_var *= 1.0 - m
@@ -177,6 +193,9 @@ class LayerNorm(_Norm):
         X_hat[n] = (X[n] - mean_k X[n, k]) / sqrt(var_k X[n, k] + eps)
         Y = gamma * X_hat + beta          (gamma, beta of shape (D,))
 
+    ``bias=False`` learns ``gamma`` only (``Y = gamma * X_hat``); ``elementwise_affine=False``
+    learns neither (``Y = X_hat``).
+
     The same in training and prediction (no running statistics).
     Shape: ``(N, D) -> (N, D)`` with ``D = normalized_shape``.
 
@@ -184,14 +203,16 @@ class LayerNorm(_Norm):
     ----------
     normalized_shape : int (or a 1-tuple), the width ``D``.
     eps : float > 0
-    elementwise_affine : bool, learn ``gamma`` (starts at 1) and ``beta`` (starts at 0).
+    elementwise_affine : bool, learn ``gamma`` (starts at 1) and, with ``bias``, ``beta``
+        (starts at 0).
+    bias : bool, learn ``beta`` too (only with ``elementwise_affine``; as torch).
     dtype : float64 (default) or float32
     """
 
     axis = 1
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
-                 dtype=np.float64):
+                 bias: bool = True, dtype=np.float64):
         name = "LayerNorm"
         if isinstance(normalized_shape, (tuple, list)):
             if len(normalized_shape) != 1:
@@ -201,12 +222,15 @@ class LayerNorm(_Norm):
         self.in_features = self.normalized_shape = check_size(normalized_shape, "normalized_shape", name)
         self.eps = check_real(eps, "eps", name, low=0.0, low_open=True)
         self.elementwise_affine = _check_bool(elementwise_affine, "elementwise_affine", name)
+        self.bias = _check_bool(bias, "bias", name)
         self.dtype = check_dtype(dtype, f"{name}: dtype")
-        self._init_affine(self.normalized_shape, self.elementwise_affine)
+        self._init_affine(self.normalized_shape, self.elementwise_affine,
+                          self.elementwise_affine and self.bias)
 
     def get_config(self) -> dict:
         return {"normalized_shape": self.normalized_shape, "eps": self.eps,
-                "elementwise_affine": self.elementwise_affine, "dtype": self.dtype.name}
+                "elementwise_affine": self.elementwise_affine, "bias": self.bias,
+                "dtype": self.dtype.name}
 
     def forward(self, X: Array, train: bool = True) -> Array:
         self._check_X(X)
@@ -230,5 +254,6 @@ class LayerNorm(_Norm):
     def __repr__(self) -> str:
         extra = "" if self.eps == 1e-5 else f", eps={self.eps}"
         extra += "" if self.elementwise_affine else ", elementwise_affine=False"
+        extra += "" if self.bias else ", bias=False"
         extra += "" if self.dtype == np.float64 else f", dtype={self.dtype.name}"
         return f"LayerNorm({self.normalized_shape}{extra})"

@@ -125,6 +125,9 @@ def check_training_parts(model, loss, optimizer, owner: str):
         raise TypeError(f"{owner}: model must be a minimlp Sequential (wrap a single layer "
                         f"as Sequential(layer)), got {type(model).__name__}")
     loss = get_loss(loss, owner)
+    if getattr(loss, "reduction", "mean") == "none":
+        raise ValueError(f"{owner}: {loss!r} returns one value per element; training needs one "
+                         "number: use reduction='mean' or 'sum'")
     check_output_for_loss(model, loss, owner)
     if isinstance(optimizer, str):
         key = optimizer.lower()

@@ -18,6 +18,7 @@ LAYER_CASES = [
     ("ReLU", lambda dtype: mm.ReLU(), 4),
     ("LeakyReLU", lambda dtype: mm.LeakyReLU(0.1), 4),
     ("Softmax", lambda dtype: mm.Softmax(), 4),
+    ("LogSoftmax", lambda dtype: mm.LogSoftmax(), 4),
     ("GELU", lambda dtype: mm.GELU(), 4),
     ("GELU-tanh", lambda dtype: mm.GELU(approximate="tanh"), 4),
     ("ELU", lambda dtype: mm.ELU(), 4),
@@ -28,6 +29,8 @@ LAYER_CASES = [
     ("BatchNorm1d", lambda dtype: _perturbed(mm.BatchNorm1d(4, dtype=dtype)), 4),
     ("BatchNorm1d-noaffine", lambda dtype: mm.BatchNorm1d(3, affine=False, momentum=0.2, dtype=dtype), 3),
     ("LayerNorm", lambda dtype: _perturbed(mm.LayerNorm(5, dtype=dtype)), 5),
+    ("BatchNorm1d-cumulative", lambda dtype: _perturbed(mm.BatchNorm1d(4, momentum=None, dtype=dtype)), 4),
+    ("LayerNorm-nobias", lambda dtype: _perturbed(mm.LayerNorm(5, bias=False, dtype=dtype)), 5),
     ("LayerNorm-noaffine", lambda dtype: mm.LayerNorm(4, eps=1e-3, elementwise_affine=False, dtype=dtype), 4),
 ]
 
@@ -35,7 +38,7 @@ LAYER_CASES = [
 KINKED = {"ReLU", "LeakyReLU", "ELU-alpha", "Softplus-beta"}
 
 #: Layers that need more than one sample per training batch (batch statistics).
-MIN_TRAIN_BATCH = {"BatchNorm1d": 2, "BatchNorm1d-noaffine": 2}
+MIN_TRAIN_BATCH = {"BatchNorm1d": 2, "BatchNorm1d-noaffine": 2, "BatchNorm1d-cumulative": 2}
 
 
 def _frozen(dropout):

@@ -252,7 +252,7 @@ CATALOGUE = [
     ("Dropout-p-above-1", lambda c, t: mm.Dropout(1.5),
      ValueError, r"Dropout: invalid p \(drop probability\) 1\.5; expected a value in \[0\.0, 1\.0\]"),
     ("loss-unknown-reduction", lambda c, t: mm.MSELoss(reduction="avg"),
-     ValueError, r"MSELoss: reduction must be 'mean' or 'sum', got 'avg'"),
+     ValueError, r"MSELoss: reduction must be 'mean', 'sum' or 'none', got 'avg'"),
     ("BCELoss-given-logits", lambda c, t: mm.BCELoss().forward(c.net.forward(c.X) * 10, np.ones((5, 2))),
      ValueError, r"BCELoss\(\): predictions must be probabilities in \[0, 1\], got values in .*BCEWithLogitsLoss"),
     ("layer-backward-after-only-inference", lambda c, t: (lambda d: (d.forward(np.ones((5, 4)), train=False),
