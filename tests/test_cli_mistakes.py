@@ -407,3 +407,67 @@ def test_one_epoch_is_singular(tmp_path, capsys):
     code, out, _ = run_cli(capsys, *small_train(tmp_path, "--epochs", "1"))
     assert code == 0
     assert "trained 1 epoch in" in out and "1 epochs" not in out
+
+
+# -- D12: the README, as a newcomer runs it ---------------------------------------------------
+README = (ROOT / "README.md").read_text()
+
+
+def readme_blocks(lang: str) -> list[str]:
+    return re.findall(rf"^```{lang}\n(.*?)^```", README, flags=re.S | re.M)
+
+
+def test_readme_says_to_activate_the_venv_before_a_bare_minimlp():
+    commands = [(m.start(1), line) for m in re.finditer(r"^```sh\n(.*?)^```", README, re.S | re.M)
+                for line in m.group(1).splitlines() if line.startswith("minimlp ")]
+    assert commands, "the README has no bare 'minimlp' command"
+    first = min(pos for pos, _ in commands)
+    activate = README.find("source .venv/bin/activate")
+    assert 0 <= activate < first, "bare 'minimlp' commands come before the venv is activated"
+    assert ".venv/bin/minimlp" in README[:first]
+
+
+def test_readme_shell_commands_write_only_into_minimlp_out():
+    written = []
+    for block in readme_blocks("sh"):
+        text = block.replace("\\\n", " ")
+        written += re.findall(r"(?:>|--plot|--json|--out|--output)\s+(\S+)", text)
+    assert written, "found no output paths in the README's commands"
+    outside = [p for p in written if not p.startswith("minimlp-out/")]
+    assert not outside, f"README commands write outside minimlp-out/: {outside}"
+
+
+def test_readme_python_blocks_write_only_into_minimlp_out(tmp_path):
+    script = tmp_path / "run" / "readme.py"
+    script.parent.mkdir()
+    script.write_text("\n\n".join(readme_blocks("python")))
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.run([sys.executable, str(script)], cwd=work, env=ENV,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    made = sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file())
+    assert made, "the README's Python wrote nothing"
+    assert all(p.startswith("minimlp-out" + os.sep) for p in made), made
+
+
+# -- D11, D14: explain --------------------------------------------------------------------------
+def test_explain_given_a_train_config_says_so(capsys):
+    code, _, err = run_cli(capsys, "explain", "--config", str(ROOT / "examples" / "spirals.toml"))
+    assert code == 2
+    line = one_line_error(err, "explain")
+    assert "this is a 'minimlp train' config" in line and "minimlp train --config" in line
+    assert "did you mean" not in line
+
+
+@pytest.mark.parametrize("argv, title", [
+    (["--activation", "relu", "--inputs", "[0.1, 0.2]"],
+     "Mazur's 2-2-2 network, with its activation and inputs changed"),
+    (["--lr", "0.1"], "Mazur's 2-2-2 network, with its learning rate changed"),
+    (["--weights", "[[[1, 2], [3, 4]], [[5, 6], [7, 8]]]", "--biases", "[0, 0]",
+      "--inputs", "[1, 1]", "--targets", "[0, 1]"], "A 2-2-2 network of your own"),
+])
+def test_explain_title_reads_as_english(argv, title, capsys):
+    code, out, _ = run_cli(capsys, "explain", *argv)
+    assert code == 0
+    assert out.splitlines()[0] == f"{title}: one SGD step, by the chain rule"
