@@ -185,8 +185,8 @@ def test_ctrl_c_during_train_saves_the_last_epoch_and_exits_130(tmp_path):
         proc.kill()
     assert proc.returncode == 130, err
     line = one_line_error(err, "train")
-    m = re.search(r"interrupted after epoch (\d+)/100000; saved the model and history of epoch "
-                  r"\1: (\S+), (\S+)$", line)
+    m = re.search(r"interrupted after epoch (\d+)/100000; saved that epoch's outputs: "
+                  r"(\S+), (\S+)$", line)
     assert m, line
     epoch = int(m.group(1))
     assert epoch >= 2
@@ -471,3 +471,54 @@ def test_explain_title_reads_as_english(argv, title, capsys):
     code, out, _ = run_cli(capsys, "explain", *argv)
     assert code == 0
     assert out.splitlines()[0] == f"{title}: one SGD step, by the chain rule"
+
+
+def test_ctrl_c_saves_exactly_the_state_at_the_end_of_the_last_epoch(tmp_path, capsys, monkeypatch):
+    """Interrupted in epoch 3, batch 2: the file holds the parameters and optimizer state as
+    they were when epoch 2 ended, not the half-updated ones."""
+    from minimlp import training
+    from minimlp.callbacks import Callback
+    real_fit = training.fit
+    seen = {}
+
+    class Spy(Callback):
+        def on_epoch_end(self, epoch, logs):
+            seen[epoch] = ([p.value.copy() for p in self.model.parameters()],
+                           self.optimizer.state_dict())
+
+        def on_batch_end(self, batch, logs):
+            if len(seen) == 2 and batch == 2:
+                raise KeyboardInterrupt
+
+    def fit(*args, callbacks=(), **kw):
+        return real_fit(*args, callbacks=[*callbacks, Spy()], **kw)
+    monkeypatch.setattr(training, "fit", fit)
+    code, _, err = run_cli(capsys, *small_train(tmp_path, "--epochs", "10", "--batch-size", "4"))
+    assert code == 130
+    assert one_line_error(err, "train").endswith(
+        f"interrupted after epoch 2/10; saved that epoch's outputs: {tmp_path / 'model.npz'}, "
+        f"{tmp_path / 'history.csv'}")
+    model, optimizer = mm.load(tmp_path / "model.npz", with_optimizer=True)
+    params, state = seen[2]
+    for p, expected in zip(model.parameters(), params):
+        np.testing.assert_array_equal(p.value, expected)
+    assert optimizer.steps == state["steps"] == 2 * 8      # 32 training rows / batch 4
+    loaded = optimizer.state_dict()
+    arrays = [k for k, v in state.items() if isinstance(v, list)]
+    assert arrays                                          # Adam's moments
+    for k in arrays:
+        for a, b in zip(loaded[k], state[k]):
+            np.testing.assert_array_equal(a, b)
+    assert len((tmp_path / "history.csv").read_text().splitlines()) == 1 + 2
+
+
+def test_ctrl_c_in_the_first_epoch_saves_nothing_and_says_so(tmp_path, capsys, monkeypatch):
+    from minimlp import training
+
+    def fit(*args, **kw):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(training, "fit", fit)
+    code, _, err = run_cli(capsys, *small_train(tmp_path))
+    assert code == 130
+    assert "before any epoch finished; nothing was saved" in one_line_error(err, "train")
+    assert not (tmp_path / "model.npz").exists()

@@ -179,7 +179,7 @@ class _LastEpoch(Callback):
                 np.copyto(dst, src)
         try:
             opt_state = self.optimizer.state_dict() if self.optimizer is not None else None
-        except Exception:   # an optimizer without state_dict: the model alone is saved
+        except (AttributeError, TypeError, ValueError):   # then the model alone is saved
             opt_state = None
         self._spare, self.arrays, self.optimizer_state, self.epoch = (
             self.arrays, spare, opt_state, epoch)
@@ -198,24 +198,22 @@ class _LastEpoch(Callback):
         return True
 
 
-def _fallback_path(path: str) -> list[str]:
-    """Where an output that could not be written at ``path`` goes instead: a new file named
-    after it in the current folder, else in the temporary folder."""
+def _fallback_paths(path: str):
+    """Where an output that could not be written at ``path`` goes instead, in turn: a new
+    file named after it (``minimlp-rescued-model-XXXX.npz``) in the current folder, then in
+    the temporary folder. Each is created empty, so nothing is overwritten."""
     import tempfile
     stem, ext = os.path.splitext(os.path.basename(path))
-    tried = []
     for folder in (os.getcwd(), tempfile.gettempdir()):
         try:
             fd, other = tempfile.mkstemp(prefix=f"minimlp-rescued-{stem}-", suffix=ext, dir=folder)
         except OSError:
             continue
         os.close(fd)
-        tried.append(other)
-        break
-    return tried
+        yield other
 
 
-def _write_outputs(model, optimizer, history, output: dict, out, warn) -> tuple[list[str], list[str]]:
+def _write_outputs(model, optimizer, history, output: dict, warn) -> tuple[list[str], list[str]]:
     """Write the model and history files of ``output``; returns ``(written, problems)``.
     An output that cannot be written where asked (a full disk, a folder gone or read-only
     since the check) is written to a fallback file instead, and both are reported."""
@@ -237,11 +235,14 @@ def _write_outputs(model, optimizer, history, output: dict, out, warn) -> tuple[
             continue
         except OSError as e:
             reason = e.strerror or str(e)
-        for other in _fallback_path(path):
+        for other in _fallback_paths(path):
             try:
                 write(what, other)
             except OSError:
-                os.unlink(other) if os.path.exists(other) and not os.path.getsize(other) else None
+                try:
+                    os.unlink(other)
+                except OSError:
+                    pass
                 continue
             problems.append(f"cannot write {path}: {reason}; wrote it to {other} instead")
             written.append(other)
@@ -341,7 +342,7 @@ def run_config(config: dict, out=print, warn=None) -> dict:
         os.makedirs(o["dir"] or ".", exist_ok=True)
     except OSError as e:
         warn(f"cannot create output.dir (--out) {o['dir']!r}: {e.strerror or e}")
-    paths, problems = _write_outputs(model, optimizer, history, o, out, warn)
+    paths, problems = _write_outputs(model, optimizer, history, o, warn)
     if o["plots"]:
         try:
             paths += _plots(model, X, Y, task, history, o["dir"])
@@ -371,11 +372,11 @@ def _save_interrupted(model, optimizer, last: _LastEpoch, epochs: int, output: d
     except OSError:
         pass
     paths, _ = _write_outputs(model, optimizer if with_optimizer else None, history, output,
-                              lambda *a: None, warn)
+                              warn)
     done = f"interrupted after epoch {last.epoch}/{epochs}"
     if not paths:
         return f"{done}; nothing was saved"
-    return f"{done}; saved the model and history of epoch {last.epoch}: {', '.join(paths)}"
+    return f"{done}; saved that epoch's outputs: {', '.join(paths)}"
 
 
 def _plots(model, X, Y, task, history, folder) -> list[str]:
