@@ -155,7 +155,7 @@ def _run(args) -> int:
         _quiet_stdout()
         return EXIT_PIPE
     except MemoryError as e:
-        return fail(f"error: not enough memory ({e or 'MemoryError'}); use a smaller data set, "
+        return fail(f"error: not enough memory ({str(e) or 'MemoryError'}); use a smaller data set, "
                     "smaller widths or a smaller batch", EXIT_USAGE)
     except ModuleNotFoundError as e:
         top = (e.name or "").split(".")[0]

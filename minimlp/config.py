@@ -322,7 +322,7 @@ def load_data(data: dict, seed: int):
         raise ConfigError(f"[data] {name}: {e}") from None
     except MemoryError as e:
         raise ConfigError(f"[data] {name}: not enough memory for the data set with "
-                          f"{_args(kwargs)} ({e or 'MemoryError'}); use a smaller n") from None
+                          f"{_args(kwargs)} ({str(e) or 'MemoryError'}); use a smaller n") from None
     if not (isinstance(out, tuple) and len(out) == 2):
         raise ConfigError(f"[data] {name}: the data set function must return (X, Y)")
     return out

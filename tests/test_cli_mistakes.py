@@ -522,3 +522,10 @@ def test_ctrl_c_in_the_first_epoch_saves_nothing_and_says_so(tmp_path, capsys, m
     assert code == 130
     assert "before any epoch finished; nothing was saved" in one_line_error(err, "train")
     assert not (tmp_path / "model.npz").exists()
+
+
+def test_memory_error_without_a_message_still_says_memory(capsys):
+    def huge(args):
+        raise MemoryError
+    assert cli._run(Namespace(command="train", func=huge)) == 2
+    assert "not enough memory (MemoryError)" in one_line_error(capsys.readouterr().err, "train")
