@@ -529,3 +529,18 @@ def test_memory_error_without_a_message_still_says_memory(capsys):
         raise MemoryError
     assert cli._run(Namespace(command="train", func=huge)) == 2
     assert "not enough memory (MemoryError)" in one_line_error(capsys.readouterr().err, "train")
+
+
+def test_csv_rows_read_in_blocks_equal_numpy_loadtxt(tmp_path):
+    from minimlp.commands.predict import _lines, _parse_rows
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((25, 3))
+    path = tmp_path / "x.csv"
+    np.savetxt(path, X, delimiter=",", header="a,b,c", comments="", fmt="%.17g")
+    with open(path, encoding="utf-8-sig") as f:
+        got = _parse_rows(str(path), _lines(str(path), f), chunk=4)   # 6 full blocks and 1
+    np.testing.assert_array_equal(got, np.loadtxt(path, delimiter=",", skiprows=1))
+    (tmp_path / "ragged.csv").write_text("1,2\n" * 5 + "1,2,3\n")
+    with pytest.raises(ValueError, match="line 6: 3 columns, but the first row has 2"):
+        with open(tmp_path / "ragged.csv") as f:
+            _parse_rows("ragged.csv", _lines("ragged.csv", f), chunk=2)

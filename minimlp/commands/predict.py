@@ -76,8 +76,10 @@ def read_csv(path: str, file=None) -> np.ndarray:
     return _parse_rows(path, _lines(path, file))
 
 
-def _parse_rows(path: str, lines) -> np.ndarray:
-    rows = []
+def _parse_rows(path: str, lines, chunk: int = 8192) -> np.ndarray:
+    """The rows of numbers of ``lines``, kept as float64 blocks of ``chunk`` rows (not as
+    Python floats) while reading."""
+    rows, blocks, width = [], [], None
     seen = False
     try:
         for k, (number, line) in enumerate(lines):
@@ -95,18 +97,24 @@ def _parse_rows(path: str, lines) -> np.ndarray:
                                 "columns with commas")
                     raise ValueError(f"{path!r} line {number}, column {col + 1}: {x[:30]!r} is "
                                      f"not a number (line {line[:60]!r})")
+            width = len(fields) if width is None else width
+            if len(fields) != width:
+                raise ValueError(f"{path!r} line {number}: {_plural(len(fields), 'column')}, "
+                                 f"but the first row has {width}")
             rows.append([float(x) for x in fields])
-            if len(rows[-1]) != len(rows[0]):
-                raise ValueError(f"{path!r} line {number}: {_plural(len(rows[-1]), 'column')}, "
-                                 f"but the first row has {len(rows[0])}")
+            if len(rows) == chunk:
+                blocks.append(np.array(rows, dtype=np.float64))
+                rows.clear()
     except UnicodeDecodeError:
         raise ValueError(f"{path!r} is not a text file of numbers (it is not UTF-8 text; is it "
                          "a model or another binary file?)") from None
     if not seen:
         raise ValueError(f"{path!r} is empty")
-    if not rows:
+    if rows:
+        blocks.append(np.array(rows, dtype=np.float64))
+    if not blocks:
         raise ValueError(f"{path!r} has a header line but no rows of numbers after it")
-    X = np.array(rows, dtype=np.float64)
+    X = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
     if not np.isfinite(X).all():
         bad = int(np.argwhere(~np.isfinite(X))[0][0])
         raise ValueError(f"{path!r}: row {bad + 1} of the data contains NaN or inf")
