@@ -8,9 +8,11 @@ and classes. ``tests/test_docs.py`` fails when a name of ``__all__`` is missing 
 """
 from __future__ import annotations
 
+import ast
 import inspect
 import sys
 import types
+import typing
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
@@ -79,6 +81,8 @@ class _Text:
 
 def _plain(p: inspect.Parameter) -> inspect.Parameter:
     ann, default = p.annotation, p.default
+    if isinstance(ann, typing.ForwardRef):   # a NamedTuple field's string annotation
+        ann = ann.__forward_arg__
     if isinstance(ann, str):
         ann = _Text(ann)
     if isinstance(default, type) and default is not inspect.Parameter.empty:
@@ -134,6 +138,27 @@ def render_module(name: str, module) -> list[str]:
     return lines + [""]
 
 
+#: Modules that ``import minimlp`` does not load, listed (from their source, so that a
+#: missing optional package changes nothing) after the exported names.
+SUBMODULES = ("plot", "tutorial", "explain", "sklearn")
+
+
+def render_submodule(name: str) -> list[str]:
+    """``minimlp.<name>`` from its source: its docstring's first paragraph and the public
+    top-level functions and classes with theirs."""
+    tree = ast.parse((DOCS.parent / "minimlp" / f"{name}.py").read_text())
+
+    def first(node) -> str:
+        doc = inspect.cleandoc(ast.get_docstring(node) or "")
+        return doc.split("\n\n")[0].replace("\n", " ").strip()
+
+    lines = [f"### `minimlp.{name}`", "", f"`import minimlp.{name}`: {first(tree)}", ""]
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
+            lines.append(_item(node.name, first(node)))
+    return lines + [""]
+
+
 def render() -> str:
     names = [n for n in mm.__all__ if n != "__version__"]
     by_section: dict[str, list[str]] = {}
@@ -166,6 +191,10 @@ def render() -> str:
         f"by hand. minimlp {mm.__version__}.",
         "",
     ]
+    title = "Other modules"
+    for name in SUBMODULES:
+        by_section.setdefault(title, []).extend(render_submodule(name))
+    order.append(title)
     out += [f"- [{t}](#{t.lower().replace(' ', '-')})" for t in order if t in by_section] + [""]
     for title in order:
         if title in by_section:

@@ -9,12 +9,16 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def check_dtype(dtype, what: str = "dtype") -> np.dtype:
-    """float32 or float64, as a ``numpy.dtype``."""
+    """float32 or float64, as a ``numpy.dtype`` (``None`` means float64, as in numpy).
+
+    Anything else, an unknown name such as ``"bogus"`` included, raises ``ValueError``.
+    """
     try:
         dt = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError):
         dt = None
-    if dt not in FLOAT_DTYPES:
+    # ``np.dtype("float64") == None`` is True in numpy, so test ``None`` before ``in``.
+    if dt is None or not any(dt == f for f in FLOAT_DTYPES):
         raise ValueError(f"{what} must be float32 or float64, got {dtype!r}")
     return dt
 
@@ -49,8 +53,22 @@ def check_real(value, name: str, owner: str, low=None, high=None,
 
 def as_float_array(X, dtype: np.dtype, what: str, ndim: int | None = 2) -> np.ndarray:
     """``X`` as an array of ``dtype``: floats, ints and bools are cast once; complex, object
-    and string arrays are refused; NaN and inf are refused."""
-    if not isinstance(X, np.ndarray):
+    and string arrays are refused; NaN and inf are refused, and so are finite values that
+    ``dtype`` cannot hold (1e300 for a float32 model).
+
+    ndarray subclasses become plain arrays: an ``np.matrix`` is taken as its 2-D array, a
+    masked array as its data when nothing is masked (a masked entry is refused, since its
+    value is not data).
+    """
+    if isinstance(X, np.ma.MaskedArray):
+        mask = np.ma.getmaskarray(X)
+        if mask.any():
+            first = tuple(int(i) for i in np.argwhere(mask)[0])
+            raise ValueError(
+                f"{what}: masked array with {int(mask.sum())} masked entries (first at index "
+                f"{first}); fill them (X.filled(value)) or drop those rows first")
+        X = np.asarray(X.data)
+    elif type(X) is not np.ndarray:
         try:
             X = np.asarray(X)
         except (ValueError, TypeError) as e:
@@ -69,9 +87,18 @@ def as_float_array(X, dtype: np.dtype, what: str, ndim: int | None = 2) -> np.nd
             hint = f" (flatten each sample first: X.reshape({X.shape[0]}, -1))"
         raise ValueError(f"{what}: expected a {ndim}-D array (N, D), got shape {X.shape} "
                          f"({X.ndim}-D){hint}")
+    source = X
     if X.dtype != dtype:
-        X = X.astype(dtype)
+        with np.errstate(over="ignore", invalid="ignore"):   # an overflow is reported below
+            X = X.astype(dtype)
     if kind == "f" and not np.isfinite(X).all():
-        bad = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{what}: contains NaN or inf (first at index {tuple(int(i) for i in bad)})")
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(X))[0])
+        if np.isfinite(source[bad]):
+            limit = float(np.finfo(dtype).max)
+            hint = ", or use a float64 model" if np.dtype(dtype) == np.float32 else ""
+            raise ValueError(
+                f"{what}: value {np.format_float_scientific(source[bad], precision=4, trim='-')} at "
+                f"index {bad} is outside the {np.dtype(dtype).name} range "
+                f"(|x| <= {limit:.4g}); scale the inputs{hint}")
+        raise ValueError(f"{what}: contains NaN or inf (first at index {bad})")
     return X

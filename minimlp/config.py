@@ -20,7 +20,9 @@ import difflib
 import inspect
 import numbers
 import os
+import re
 import sys
+import tempfile
 
 import numpy as np
 
@@ -42,6 +44,9 @@ DEFAULTS: dict[str, dict] = {
     "output": {"dir": "minimlp-out", "model": "model.npz", "history": ["history.csv"],
                "plots": True},
 }
+
+#: A config file larger than this is refused before it is parsed.
+MAX_CONFIG_BYTES = 1 << 20
 
 #: Keys of [data] that are not arguments of the data set function.
 _DATA_OWN = ("name",)
@@ -65,16 +70,33 @@ def _toml():
 def read_config(path) -> dict:
     """The TOML file ``path`` as a checked configuration (defaults filled in)."""
     toml = _toml()
+    name = os.fspath(path)
     try:
         with open(path, "rb") as f:
-            raw = toml.load(f)
+            data = f.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
-        raise ConfigError(f"config file {os.fspath(path)!r} does not exist") from None
+        raise ConfigError(f"config file {name!r} does not exist") from None
     except IsADirectoryError:
-        raise ConfigError(f"config file {os.fspath(path)!r} is a directory") from None
+        raise ConfigError(f"config file {name!r} is a directory") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {name!r}: {e.strerror or e}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {name!r} is larger than {MAX_CONFIG_BYTES // 2**20} MiB; "
+                          "a training configuration is a few lines of TOML")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ConfigError(f"config file {name!r} is not UTF-8 text (byte 0x{data[e.start]:02x} on "
+                          f"line {line}); TOML files are UTF-8: save it as UTF-8") from None
+    try:
+        raw = toml.loads(text)
     except toml.TOMLDecodeError as e:
-        raise ConfigError(f"config file {os.fspath(path)!r} is not valid TOML: {e}") from None
-    return check_config(raw, where=os.fspath(path))
+        raise ConfigError(f"config file {name!r} is not valid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {name!r} nests arrays or tables too deeply to read; "
+                          "a training configuration needs at most a few levels") from None
+    return check_config(raw, where=name)
 
 
 def parse_value(text: str):
@@ -83,7 +105,7 @@ def parse_value(text: str):
     toml = _toml()
     try:
         return toml.loads(f"v = {text}")["v"]
-    except toml.TOMLDecodeError:
+    except (toml.TOMLDecodeError, RecursionError):
         return text
 
 
@@ -169,13 +191,38 @@ def _check_types(c: dict, where: str) -> None:
 
 
 # -- output paths ----------------------------------------------------------------------------
+def _cannot_create(folder: str, kind: str) -> str | None:
+    """Why a file (``kind="file"``) or a folder (``"folder"``) cannot be created inside the
+    existing folder ``folder``, or ``None`` when it can: found by creating one there and
+    removing it at once. ``os.access`` alone says yes to root on read-only places such as
+    ``/proc``."""
+    try:
+        if kind == "folder":
+            os.rmdir(tempfile.mkdtemp(prefix=".minimlp-probe-", dir=folder))
+        else:
+            fd, probe = tempfile.mkstemp(prefix=".minimlp-probe-", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as e:
+        import errno
+        if e.errno == errno.ENOENT:   # the folder exists: a virtual file system (/proc, /sys)
+            return "nothing can be created there (a virtual file system such as /proc?)"
+        if e.errno in (errno.EACCES, errno.EPERM):
+            return "permission denied"
+        return e.strerror or str(e)
+    return None
+
+
 def check_output_dir(folder: str, what: str = "output folder") -> None:
     """Raise ``ConfigError`` unless ``folder`` is a writable folder or can be created (its
-    first existing ancestor is a writable folder, not a file). Creates nothing."""
+    first existing ancestor is a writable folder, not a file). Leaves nothing behind: the
+    check creates a file (or folder) there and removes it."""
     path = os.path.abspath(folder or ".")
     if os.path.isdir(path):
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise ConfigError(f"{what} {folder!r} is not writable")
+        reason = "permission denied" if not os.access(path, os.W_OK | os.X_OK) else \
+            _cannot_create(path, "file")
+        if reason:
+            raise ConfigError(f"{what} {folder!r} is not writable: {reason}")
         return
     if os.path.exists(path):
         raise ConfigError(f"{what} {folder!r} is a file, not a folder; name a folder")
@@ -186,11 +233,15 @@ def check_output_dir(folder: str, what: str = "output folder") -> None:
         raise ConfigError(f"cannot create {what} {folder!r}: {parent!r} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"cannot create {what} {folder!r}: {parent!r} is not writable")
+    reason = _cannot_create(parent, "folder")
+    if reason:
+        raise ConfigError(f"cannot create {what} {folder!r}: {reason} (in {parent!r})")
 
 
 def check_output_file(path: str, what: str = "output file") -> None:
     """Raise ``ConfigError`` unless ``path`` can be written now: its folder exists and is
-    writable, and ``path`` is not a folder. Creates nothing."""
+    writable, and ``path`` is not a folder. Leaves nothing behind (the check creates a file
+    in the folder and removes it)."""
     full = os.path.abspath(path)
     if os.path.isdir(full):
         raise ConfigError(f"{what} {path!r} is a folder; name a file")
@@ -199,6 +250,9 @@ def check_output_file(path: str, what: str = "output file") -> None:
         raise ConfigError(f"cannot write {what} {path!r}: folder {folder!r} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(full) and not os.access(full, os.W_OK)):
         raise ConfigError(f"cannot write {what} {path!r}: permission denied")
+    reason = _cannot_create(folder, "file")
+    if reason:
+        raise ConfigError(f"cannot write {what} {path!r}: {reason}")
 
 
 def output_paths(output: dict) -> list[tuple[str, str]]:
@@ -266,9 +320,16 @@ def load_data(data: dict, seed: int):
         out = _call_checked(fn, kwargs, f"[data] {name}", _DATA_OWN)
     except ImportError as e:  # an optional extra (scikit-learn for digits) is missing
         raise ConfigError(f"[data] {name}: {e}") from None
+    except MemoryError as e:
+        raise ConfigError(f"[data] {name}: not enough memory for the data set with "
+                          f"{_args(kwargs)} ({str(e) or 'MemoryError'}); use a smaller n") from None
     if not (isinstance(out, tuple) and len(out) == 2):
         raise ConfigError(f"[data] {name}: the data set function must return (X, Y)")
     return out
+
+
+def _args(kwargs: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "seed") or "its defaults"
 
 
 def task_of(Y) -> str:
@@ -308,21 +369,51 @@ def get_activation(name: str, what: str = "activation"):
 
 
 def parse_widths(spec: str) -> list[int]:
-    """``"2-64-64-3"`` -> ``[2, 64, 64, 3]`` (also ``,`` or ``x`` between widths)."""
-    parts = spec.replace(",", "-").replace("x", "-").split("-")
-    try:
-        widths = [int(p) for p in parts]
-    except ValueError:
-        widths = []
-    if len(widths) < 2 or min(widths) < 1:
+    """``"2-64-64-3"`` -> ``[2, 64, 64, 3]``: two or more whole numbers >= 1 joined by ``-``
+    (nothing else between them; spaces around the whole are ignored). Every command that
+    takes ``--layers`` (``train``, ``bench``) and the ``layers`` key of a config use it, so
+    ``784x512`` or ``2--3`` is refused everywhere with the same message."""
+    text = spec.strip() if isinstance(spec, str) else ""
+    if not re.fullmatch(r"[0-9]+(-[0-9]+)+", text) or min(int(p) for p in text.split("-")) < 1:
+        hint = ""
+        if re.fullmatch(r"[0-9]+([x,][0-9]+)+", text):
+            hint = " (only '-' separates widths)"
         raise ConfigError(f"layers {spec!r}: expected positive widths joined by '-', from the "
-                          "input width to the output width, e.g. \"2-64-64-3\"")
-    return widths
+                          f"input width to the output width, e.g. \"2-64-64-3\"{hint}")
+    return [int(p) for p in text.split("-")]
 
 
-def build_model(model: dict, in_features: int, out_features: int):
+def _memory_bytes() -> int:
+    """This machine's physical memory in bytes (2**40 when the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return 1 << 40
+
+
+def check_parameter_count(shapes, dtype, what: str = "model") -> int:
+    """Raise ``ConfigError`` when Dense layers of ``(in, out)`` ``shapes`` could not fit in
+    this machine's memory, before anything is allocated. A parameter costs about four arrays
+    of its dtype while training (the value, its gradient and two optimizer moments), so
+    ``4 * itemsize * sum(in * out + out)`` bytes must not exceed the physical memory.
+    Returns the parameter count."""
+    count = sum(int(a) * int(b) + int(b) for a, b in shapes)
+    need = 4 * np.dtype(dtype).itemsize * count
+    have = _memory_bytes()
+    if need > have:
+        raise ConfigError(f"{what}: {count:,} parameters would need about {need / 2**30:,.0f} "
+                          f"GiB while training (weights, gradients, optimizer state), more than "
+                          f"this machine's {have / 2**30:,.0f} GiB; use smaller widths")
+    return count
+
+
+def build_model(model: dict, in_features: int, out_features: int, data: str = "",
+                outputs_hint: str = ""):
     """A ``Sequential`` from ``[model]`` for data of ``in_features`` columns and
-    ``out_features`` outputs (classes, or target columns)."""
+    ``out_features`` outputs (classes, or target columns). ``data`` (e.g. ``"data set
+    'moons'"``) names the data in messages; ``outputs_hint`` is added to a message about the
+    number of outputs."""
+    data = f" ({data})" if data else ""
     from . import Dense, Sequential
     from ._checks import check_dtype
     try:
@@ -337,8 +428,9 @@ def build_model(model: dict, in_features: int, out_features: int):
         widths = parse_widths(spec)
         if widths[0] != in_features or widths[-1] != out_features:
             raise ConfigError(f"layers {spec!r}: the data have {in_features} input features and "
-                              f"need {out_features} outputs, so the widths must run "
-                              f"{in_features}-...-{out_features}")
+                              f"need {out_features} outputs{data}, so the widths must run "
+                              f"{in_features}-...-{out_features}{outputs_hint}")
+        check_parameter_count(zip(widths, widths[1:]), dtype, f"layers {spec!r}")
         act_name = model["activation"]
         get_activation(act_name)  # check the name once, before building anything
         _check_init(model["init"], "model.init")
@@ -353,6 +445,9 @@ def build_model(model: dict, in_features: int, out_features: int):
             if i < len(widths) - 2:
                 layers.append(get_activation(act_name))
     else:
+        dense = [(t.get("in_features"), t.get("out_features")) for t in spec]
+        check_parameter_count([(a, b) for a, b in dense if is_whole(a) and is_whole(b)
+                               and a > 0 and b > 0], dtype, "model.layers")
         layers = [_layer_from_table(t, i, rng, dtype) for i, t in enumerate(spec)]
     if model["output_activation"]:
         layers.append(get_activation(model["output_activation"], "output_activation"))
@@ -362,12 +457,16 @@ def build_model(model: dict, in_features: int, out_features: int):
         raise ConfigError(f"model.layers: {e}") from None
     if net.in_features is not None and net.in_features != in_features:
         raise ConfigError(f"model.layers: the first layer takes {net.in_features} features, but "
-                          f"the data have {in_features}")
+                          f"the data have {in_features}{data}")
     width = net.output_features(in_features)
     if width != out_features:
-        raise ConfigError(f"model.layers: the network outputs {width} columns, but the data need "
-                          f"{out_features}")
+        raise ConfigError(f"model.layers: the network outputs {width} columns, but the data "
+                          f"need {out_features}{data}{outputs_hint}")
     return net
+
+
+def is_whole(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def _check_init(init, what: str) -> None:

@@ -128,8 +128,8 @@ def _evaluate_arrays(model, X: Array, T: Array, loss: Loss | None, mfns, chunk: 
         Xc, Tc = X[s:s + chunk], T[s:s + chunk]
         m = Xc.shape[0]
         Yp = model.forward(Xc, False)
-        if loss is not None:
-            total += (1 if summed else m) * loss.forward(Yp, Tc)
+        if loss is not None:   # targets checked once: a NaN output gives a NaN loss, not an error
+            total += (1 if summed else m) * loss._forward(Yp, Tc)
         for j, (_, f) in enumerate(mfns):
             sums[j] += m * f(Yp, Tc)
     out = {"loss": total if summed else total / N} if loss is not None else {}

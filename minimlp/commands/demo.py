@@ -101,8 +101,14 @@ def run(args) -> int:
         check_output_dir(args.out, "--out")   # before the training, not after it
     except ConfigError as e:
         raise UsageError(str(e)) from None
+    if not args.no_plots:
+        from .train import _check_plotting
+        _check_plotting()
     start = time.perf_counter()
-    os.makedirs(args.out, exist_ok=True)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create --out {args.out!r}: {e.strerror or e}") from None
     diagram = None if args.no_plots else os.path.join(args.out, "tutorial_network.png")
     tutorial_demo("mazur", args.steps, diagram=diagram)
     if diagram:
@@ -114,4 +120,4 @@ def run(args) -> int:
           f"(training {100 * logs['accuracy']:.1f}%) after {args.epochs} epochs; "
           f"demo finished in {time.perf_counter() - start:.1f} s")
     print(f"outputs in {os.path.abspath(args.out)}")
-    return 0
+    return 1 if result["problems"] else 0

@@ -97,6 +97,12 @@ def _read_config(path: str) -> dict:
     if not isinstance(cfg, dict):
         raise UsageError(f"--config {path}: expected an object with keys {', '.join(CONFIG_KEYS)}")
     unknown = sorted(set(cfg) - set(CONFIG_KEYS))
+    train_tables = sorted(set(unknown) & {"data", "model", "optimizer", "training", "output"})
+    if train_tables:
+        raise UsageError(f"--config {path}: this is a 'minimlp train' config (it has "
+                         f"{', '.join(f'[{t}]' for t in train_tables)}); run 'minimlp train "
+                         f"--config {path}', or give explain a file with the keys "
+                         f"{', '.join(CONFIG_KEYS)}")
     if unknown:
         hints = []
         for key in unknown:
@@ -183,10 +189,13 @@ def explain(values: dict, fmt: str = "text", digits: int = 9, plot: str | None =
         raise ValueError(f"explain: targets must be a list of {net.out_features} numbers (one per "
                          f"output neuron), got {values['targets']!r}")
     name, changed = values["network"], values["changed"]
-    if not changed:
-        title = {"mazur": "Mazur's 2-2-2 network", "notebook": "The tutorial notebook's 2-2-2 network"}[name]
-    else:
-        title = f"A network from {name}'s, with {', '.join(changed)} changed"
+    title = {"mazur": "Mazur's 2-2-2 network", "notebook": "The tutorial notebook's 2-2-2 network"}[name]
+    if {"weights", "biases", "inputs", "targets"} <= set(changed):
+        title = "A 2-2-2 network of your own"
+    elif changed:
+        words = [{"lr": "learning rate"}.get(k, k.replace("_", " ")) for k in changed]
+        listed = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+        title = f"{title}, with its {listed} changed"
     is_mazur = name == "mazur" and not {"weights", "biases"} & set(changed)
     loss = CrossEntropyLoss() if values["loss"] == "cross_entropy" else MSELoss()
     start = copy.deepcopy(net) if plot else None

@@ -43,41 +43,82 @@ def _is_number(text: str) -> bool:
     return True
 
 
+#: A CSV line longer than this is refused (a header or row of about 50,000 columns).
+MAX_LINE_CHARS = 1 << 20
+
+
+def _lines(path: str, f):
+    """``(line number, stripped text)`` of the non-blank lines of ``f``, read one at a time
+    (so a huge file is never held as one string); a UTF-8 byte-order mark at the start is
+    dropped; a line longer than ``MAX_LINE_CHARS`` raises ``ValueError``."""
+    number = 0
+    while True:
+        line = f.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        number += 1
+        if number == 1 and line.startswith("\ufeff"):   # Excel's UTF-8 byte-order mark
+            line = line[1:]
+        if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
+            raise ValueError(f"{path!r} line {number} is longer than {MAX_LINE_CHARS:,} "
+                             "characters; a header or row that long is not a CSV of numbers "
+                             "minimlp can read")
+        line = line.strip()
+        if line:
+            yield number, line
+
+
 def read_csv(path: str, file=None) -> np.ndarray:
     """The numbers of a CSV file as an ``(N, D)`` float64 array (a first line without any
-    number is a header and skipped). ``file``, when given, is read instead of opening
+    number is a header and skipped; a UTF-8 byte-order mark is allowed; no line may be
+    longer than ``MAX_LINE_CHARS``). ``file``, when given, is read instead of opening
     ``path`` (e.g. ``sys.stdin``; ``path`` then only names it in messages). Raises
     ``ValueError`` saying which line and column is wrong."""
     if file is None:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    else:
-        text = file.read()
-    lines = [(i + 1, line.strip()) for i, line in enumerate(text.splitlines()) if line.strip()]
-    if not lines:
+        with open(path, encoding="utf-8-sig") as f:
+            return _parse_rows(path, _lines(path, f))
+    return _parse_rows(path, _lines(path, file))
+
+
+def _parse_rows(path: str, lines, chunk: int = 8192) -> np.ndarray:
+    """The rows of numbers of ``lines``, kept as float64 blocks of ``chunk`` rows (not as
+    Python floats) while reading."""
+    rows, blocks, width = [], [], None
+    seen = False
+    try:
+        for k, (number, line) in enumerate(lines):
+            seen = True
+            fields = [x.strip() for x in line.split(",")]
+            if k == 0 and not any(_is_number(x) for x in fields):
+                continue  # a header
+            for col, x in enumerate(fields):
+                if not _is_number(x):
+                    for sep, name in (("\t", "tab"), (";", "semicolon"), (" ", "space")):
+                        if len(fields) == 1 and sep in x:
+                            raise ValueError(
+                                f"{path!r} line {number}: the file is not comma-separated (the "
+                                f"numbers are {name}-separated: {line[:60]!r}); separate the "
+                                "columns with commas")
+                    raise ValueError(f"{path!r} line {number}, column {col + 1}: {x[:30]!r} is "
+                                     f"not a number (line {line[:60]!r})")
+            width = len(fields) if width is None else width
+            if len(fields) != width:
+                raise ValueError(f"{path!r} line {number}: {_plural(len(fields), 'column')}, "
+                                 f"but the first row has {width}")
+            rows.append([float(x) for x in fields])
+            if len(rows) == chunk:
+                blocks.append(np.array(rows, dtype=np.float64))
+                rows.clear()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path!r} is not a text file of numbers (it is not UTF-8 text; is it "
+                         "a model or another binary file?)") from None
+    if not seen:
         raise ValueError(f"{path!r} is empty")
-    rows = []
-    for k, (number, line) in enumerate(lines):
-        fields = [x.strip() for x in line.split(",")]
-        if k == 0 and not any(_is_number(x) for x in fields):
-            continue  # a header
-        for col, x in enumerate(fields):
-            if not _is_number(x):
-                for sep, name in (("\t", "tab"), (";", "semicolon"), (" ", "space")):
-                    if len(fields) == 1 and sep in x:
-                        raise ValueError(
-                            f"{path!r} line {number}: the file is not comma-separated (the "
-                            f"numbers are {name}-separated: {line[:60]!r}); separate the "
-                            "columns with commas")
-                raise ValueError(f"{path!r} line {number}, column {col + 1}: {x[:30]!r} is not "
-                                 f"a number (line {line[:60]!r})")
-        rows.append([float(x) for x in fields])
-        if len(rows[-1]) != len(rows[0]):
-            raise ValueError(f"{path!r} line {number}: {_plural(len(rows[-1]), 'column')}, but the "
-                             f"first row has {len(rows[0])}")
-    if not rows:
+    if rows:
+        blocks.append(np.array(rows, dtype=np.float64))
+    if not blocks:
         raise ValueError(f"{path!r} has a header line but no rows of numbers after it")
-    X = np.array(rows, dtype=np.float64)
+    X = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
     if not np.isfinite(X).all():
         bad = int(np.argwhere(~np.isfinite(X))[0][0])
         raise ValueError(f"{path!r}: row {bad + 1} of the data contains NaN or inf")
@@ -111,8 +152,12 @@ def run(args) -> int:
             X = read_csv(args.input)
     except FileNotFoundError:
         raise UsageError(f"input file {args.input!r} does not exist") from None
-    except (ValueError, UnicodeDecodeError, IsADirectoryError) as e:
+    except IsADirectoryError:
+        raise UsageError(f"input {args.input!r} is a folder; name a CSV file") from None
+    except (ValueError, UnicodeDecodeError) as e:
         raise UsageError(f"input {e}") from None
+    except OSError as e:
+        raise UsageError(f"cannot read input {args.input!r}: {e.strerror or e}") from None
     if model.in_features is not None and X.shape[1] != model.in_features:
         raise UsageError(f"input {args.input!r} has {_plural(X.shape[1], 'column')}, but the "
                          f"model {args.model!r} takes {_plural(model.in_features, 'feature')}")

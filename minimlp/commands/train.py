@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 
+from ..callbacks import Callback, state_arrays
+
 HELP = "train a network on a toy data set, from flags or a TOML config file"
 
 EPILOG = """\
@@ -158,31 +160,157 @@ def _check_split(n: int, fraction: float, data: str) -> None:
                           "(change --validation-split, or 0 for none)")
 
 
-def run_config(config: dict, out=print) -> dict:
-    """Train what ``config`` describes and write its outputs; returns a summary dict with
-    the final ``logs``, the ``history``, the ``model`` and the ``paths`` written."""
+class _LastEpoch(Callback):
+    """A callback that keeps, in memory, the model and optimizer state at the end of the
+    latest finished epoch, so that an interrupted run can still save a consistent model.
+    Two buffers are swapped, so an interrupt during the copy leaves the older one whole."""
+
+    def __init__(self):
+        self.epoch, self.arrays, self.optimizer_state = None, None, None
+        self._spare = None
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        live = state_arrays(self.model)
+        spare = self._spare
+        if spare is None or len(spare) != len(live):
+            spare = [a.copy() for a in live]
+        else:
+            for dst, src in zip(spare, live):
+                np.copyto(dst, src)
+        try:
+            opt_state = self.optimizer.state_dict() if self.optimizer is not None else None
+        except (AttributeError, TypeError, ValueError):   # then the model alone is saved
+            opt_state = None
+        self._spare, self.arrays, self.optimizer_state, self.epoch = (
+            self.arrays, spare, opt_state, epoch)
+
+    def restore(self, model, optimizer) -> bool:
+        """Put the kept state back into ``model`` and ``optimizer``; False if the optimizer's
+        state could not be restored (then it should not be saved)."""
+        for dst, src in zip(state_arrays(model), self.arrays):
+            np.copyto(dst, src)
+        if self.optimizer_state is None:
+            return False
+        try:
+            optimizer.load_state_dict(self.optimizer_state)
+        except (TypeError, ValueError, KeyError):
+            return False
+        return True
+
+
+def _fallback_paths(path: str):
+    """Where an output that could not be written at ``path`` goes instead, in turn: a new
+    file named after it (``minimlp-rescued-model-XXXX.npz``) in the current folder, then in
+    the temporary folder. Each is created empty, so nothing is overwritten."""
+    import tempfile
+    stem, ext = os.path.splitext(os.path.basename(path))
+    for folder in (os.getcwd(), tempfile.gettempdir()):
+        try:
+            fd, other = tempfile.mkstemp(prefix=f"minimlp-rescued-{stem}-", suffix=ext, dir=folder)
+        except OSError:
+            continue
+        os.close(fd)
+        yield other
+
+
+def _write_outputs(model, optimizer, history, output: dict, warn) -> tuple[list[str], list[str]]:
+    """Write the model and history files of ``output``; returns ``(written, problems)``.
+    An output that cannot be written where asked (a full disk, a folder gone or read-only
+    since the check) is written to a fallback file instead, and both are reported."""
     from .. import io
+    from ..config import output_paths
+    written, problems = [], []
+
+    def write(what, path):
+        if what == "output.model":
+            io.save(model, path, optimizer=optimizer)
+        else:
+            (history.to_json if path.endswith(".json") else history.to_csv)(path)
+
+    for what, path in output_paths(output):
+        try:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            write(what, path)
+            written.append(path)
+            continue
+        except OSError as e:
+            reason = e.strerror or str(e)
+        for other in _fallback_paths(path):
+            try:
+                write(what, other)
+            except OSError:
+                try:
+                    os.unlink(other)
+                except OSError:
+                    pass
+                continue
+            problems.append(f"cannot write {path}: {reason}; wrote it to {other} instead")
+            written.append(other)
+            break
+        else:
+            problems.append(f"cannot write {path}: {reason}, nor a copy in the current or the "
+                            "temporary folder; it was not saved")
+    for p in problems:
+        warn(p)
+    return written, problems
+
+
+def _check_plotting() -> None:
+    """Raise ``UsageError`` (before any training) when matplotlib, which draws the plots, is
+    missing."""
     from ..cli import UsageError
-    from ..config import (ConfigError, build_model, build_optimizer, check_output, get_loss,
-                          get_metrics, load_data, output_paths, task_of)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError("the plots need matplotlib, which is not installed: pip install "
+                         "matplotlib (it comes with 'pip install minimlp'), or pass --no-plots") from None
+
+
+def run_config(config: dict, out=print, warn=None) -> dict:
+    """Train what ``config`` describes and write its outputs; returns a summary dict with
+    the final ``logs``, the ``history``, the ``model``, the ``paths`` written and the
+    ``problems`` met writing them (an output that could not be written where asked went to
+    a fallback file, named there).
+
+    Raises ``UsageError`` for a mistake in ``config`` (before any training),
+    ``TrainingDiverged`` when training diverges, and ``Interrupted`` after Ctrl-C, once the
+    model and history of the last finished epoch are saved."""
+    import sys
+    from ..cli import Interrupted, UsageError
+    from ..config import (DEFAULTS, ConfigError, build_model, build_optimizer, check_output,
+                          get_loss, get_metrics, load_data, task_of)
     from ..training import TrainingDiverged, fit
     from ..losses import BCEWithLogitsLoss
 
+    if warn is None:
+        def warn(message):
+            print(f"minimlp: warning: {message}", file=sys.stderr)
     t = config["training"]
+    o = config["output"]
     try:
-        check_output(config["output"])   # fail before the training, not after it
+        check_output(o)   # fail before the training, not after it
+        if o["plots"]:
+            _check_plotting()
         X, Y = load_data(config["data"], t["seed"])
         X, Y = np.asarray(X), np.asarray(Y)
         _check_split(len(X), t["validation_split"], config["data"]["name"])
         task = task_of(Y)
         loss_name = t["loss"] or ("cross_entropy" if task == "classification" else "mse")
         loss = get_loss(loss_name)
+        hint = ""
         if task == "classification":
             classes = int(Y.max()) + 1
             out_features = 1 if isinstance(loss, BCEWithLogitsLoss) and classes == 2 else classes
+            if classes == 2 and out_features == 2:
+                hint = " (or 1 output with --loss bce_with_logits)"
         else:
             out_features = Y.shape[1] if Y.ndim == 2 else 1
-        model = build_model(config["model"], X.shape[1], out_features)
+        name = config["data"]["name"]
+        data = f"data set {name!r}"
+        if name == DEFAULTS["data"]["name"]:
+            data += ", the default when neither [data] name nor --data names one"
+        model = build_model(config["model"], X.shape[1], out_features, data=data,
+                            outputs_hint=hint)
         optimizer = build_optimizer(config["optimizer"], model.parameters())
         metrics = get_metrics(t["metrics"], task)
     except ConfigError as e:
@@ -192,36 +320,63 @@ def run_config(config: dict, out=print) -> dict:
         + (f" with {int(Y.max()) + 1} classes" if task == "classification" else f", Y {Y.shape}"))
     out(model.summary())
     out(f"loss {loss!r}, optimizer {optimizer!r}")
+    last = _LastEpoch()
     start = time.perf_counter()
     try:
         history = fit(model, X, T, loss=loss, optimizer=optimizer, epochs=t["epochs"],
                       batch_size=t["batch_size"], shuffle=t["shuffle"],
                       validation_split=t["validation_split"], metrics=metrics, seed=t["seed"],
-                      verbose=t["verbose"])
+                      verbose=t["verbose"], callbacks=[last])
+    except KeyboardInterrupt:
+        raise Interrupted(_save_interrupted(model, optimizer, last, t["epochs"], o, warn)) from None
     except TrainingDiverged:
         raise
     except (TypeError, ValueError) as e:
         raise UsageError(str(e)) from None
     seconds = time.perf_counter() - start
     logs = {k: v[-1] for k, v in history.history.items() if k != "time" and v}
-    out(f"trained {len(history)} epochs in {seconds:.2f} s: "
+    out(f"trained {_plural(len(history), 'epoch')} in {seconds:.2f} s: "
         + "  ".join(f"{k} {v:.4g}" for k, v in logs.items()))
 
-    o = config["output"]
-    paths = []
-    os.makedirs(o["dir"] or ".", exist_ok=True)
-    for what, path in output_paths(o):
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        if what == "output.model":
-            io.save(model, path, optimizer=optimizer)
-        else:
-            (history.to_json if path.endswith(".json") else history.to_csv)(path)
-        paths.append(path)
+    try:
+        os.makedirs(o["dir"] or ".", exist_ok=True)
+    except OSError as e:
+        warn(f"cannot create output.dir (--out) {o['dir']!r}: {e.strerror or e}")
+    paths, problems = _write_outputs(model, optimizer, history, o, warn)
     if o["plots"]:
-        paths += _plots(model, X, Y, task, history, o["dir"])
+        try:
+            paths += _plots(model, X, Y, task, history, o["dir"])
+        except OSError as e:
+            problems.append(f"cannot write the plots into {o['dir']!r}: {e.strerror or e}")
+            warn(problems[-1])
     for p in paths:
         out(f"wrote {p}")
-    return {"logs": logs, "history": history, "model": model, "paths": paths, "seconds": seconds}
+    return {"logs": logs, "history": history, "model": model, "paths": paths, "seconds": seconds,
+            "problems": problems}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _save_interrupted(model, optimizer, last: _LastEpoch, epochs: int, output: dict, warn) -> str:
+    """After Ctrl-C: save the model and history of the last finished epoch; returns the
+    message saying where they went."""
+    history = last.history
+    if last.epoch is None:
+        return (f"interrupted in epoch 1/{epochs}, before any epoch finished; nothing was "
+                "saved")
+    with_optimizer = last.restore(model, optimizer)
+    try:
+        os.makedirs(output["dir"] or ".", exist_ok=True)
+    except OSError:
+        pass
+    paths, _ = _write_outputs(model, optimizer if with_optimizer else None, history, output,
+                              warn)
+    done = f"interrupted after epoch {last.epoch}/{epochs}"
+    if not paths:
+        return f"{done}; nothing was saved"
+    return f"{done}; saved that epoch's outputs: {', '.join(paths)}"
 
 
 def _plots(model, X, Y, task, history, folder) -> list[str]:
@@ -243,10 +398,11 @@ def _plots(model, X, Y, task, history, folder) -> list[str]:
 
 
 def run(args) -> int:
-    import sys
+    """Exit codes: 0 trained and saved; 1 trained, but an output went to a fallback file
+    (named on stderr); 2 a mistake in the flags or the config; 3 training diverged
+    (``TrainingDiverged``, raised to ``cli.main``); 130 interrupted with Ctrl-C."""
     from ..cli import UsageError
     from ..config import ConfigError
-    from ..training import TrainingDiverged
     if args.list:
         print(list_choices())
         return 0
@@ -254,9 +410,5 @@ def run(args) -> int:
         config = build_config(args)
     except ConfigError as e:
         raise UsageError(str(e)) from None
-    try:
-        run_config(config)
-    except TrainingDiverged as e:
-        print(f"minimlp train: training diverged: {e}", file=sys.stderr)
-        return 1
-    return 0
+    result = run_config(config)
+    return 1 if result["problems"] else 0
