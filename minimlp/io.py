@@ -22,6 +22,7 @@ import functools
 import json
 import math
 import os
+import re
 import stat
 import struct
 import tempfile
@@ -80,12 +81,18 @@ def save(model: Layer, path, *, optimizer: Optimizer | None = None) -> None:
     path = os.fspath(path)
     try:
         _atomic_savez(path, arrays)
-    except FileNotFoundError:  # name the path asked for, not the temporary file beside it
+    except OSError as e:  # name the path asked for, not the temporary file beside it
         folder = os.path.dirname(os.path.abspath(path))
-        if os.path.isdir(folder):
-            raise
-        raise FileNotFoundError(f"save: cannot write {path!r}: the folder {folder!r} does not "
-                                "exist (create it first, e.g. os.makedirs(folder, exist_ok=True))") from None
+        if isinstance(e, FileNotFoundError) and not os.path.isdir(folder):
+            raise FileNotFoundError(f"save: cannot write {path!r}: the folder {folder!r} does not "
+                                    "exist (create it first, e.g. os.makedirs(folder, exist_ok=True))") from None
+        why = e.strerror or str(e)
+        try:
+            named = (type(e)(f"save: cannot write {path!r}: {why}") if e.errno is None
+                     else type(e)(e.errno, f"save: cannot write {path!r}: {why}"))
+        except Exception:   # noqa: BLE001 - an OSError subclass with another constructor
+            named = OSError(e.errno, f"save: cannot write {path!r}: {why}")
+        raise named from None
 
 
 def _named_parameters(layer: Layer, prefix: str = "") -> list[tuple[str, Parameter]]:
@@ -154,16 +161,37 @@ def _json_default(obj):
 
 
 def _atomic_savez(path: str, arrays: dict) -> None:
-    """``np.savez`` to a temporary file beside ``path``, fsync, then rename over ``path``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    """``np.savez`` to a temporary file beside ``path``, fsync, then rename over ``path``.
+
+    A symlink at ``path`` is written through: the temporary file goes beside its target and
+    replaces the target, so the link stays a link. The mode of a file being replaced is
+    kept (its owner too, where the process may set it). Temporary files left by saves to
+    the same path from processes that no longer run (a kill -9) are removed first.
+    """
+    target = os.path.realpath(path) if os.path.islink(path) else path
+    folder = os.path.dirname(os.path.abspath(target))
+    base = os.path.basename(target)
+    _remove_stale_temporaries(folder, base)
+    try:
+        old = os.stat(target)
+    except OSError:
+        old = None
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
+        if old is not None and stat.S_ISREG(old.st_mode):
+            os.chmod(tmp, stat.S_IMODE(old.st_mode))   # a private (0600) model stays private
+            if hasattr(os, "chown") and (old.st_uid, old.st_gid) != _owner(tmp):
+                try:
+                    os.chown(tmp, old.st_uid, old.st_gid)
+                except OSError:
+                    pass   # only the owner's group, or root, may give a file away
+        else:
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -171,6 +199,49 @@ def _atomic_savez(path: str, arrays: dict) -> None:
             pass
         raise
     _fsync_dir(folder)
+
+
+def _owner(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_uid, st.st_gid
+
+
+#: A temporary file of ``save``: ``.<name>.<pid>.<random>.tmp`` (mkstemp's random part has
+#: no dot), so the pid of the process that wrote it can be read back.
+_TEMP_RE = re.compile(r"(\d+)\.[A-Za-z0-9_]+\.tmp")
+
+
+def _remove_stale_temporaries(folder: str, base: str) -> None:
+    """Remove ``.<base>.<pid>.*.tmp`` files whose process no longer runs: what a save killed
+    mid-write (kill -9, power loss) left. Files of running processes are kept (they may be
+    saving right now), and so is anything that does not follow the pattern."""
+    if os.name != "posix":
+        return
+    prefix = f".{base}."
+    try:
+        entries = [e.name for e in os.scandir(folder) if e.name.startswith(prefix)]
+    except OSError:
+        return
+    for name in entries:
+        m = _TEMP_RE.fullmatch(name[len(prefix):])
+        if m is None or _process_runs(int(m.group(1))):
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:
+            pass
+
+
+def _process_runs(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0   # another user's process (or a pid we cannot ask about)
+    return True
 
 
 def _umask() -> int:
