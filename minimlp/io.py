@@ -24,10 +24,8 @@ import math
 import os
 import re
 import stat
-import struct
 import tempfile
 import zipfile
-import zlib
 
 import numpy as np
 
@@ -361,11 +359,11 @@ def _file_kind(mode: int) -> str:
     return "not a plain file"
 
 
-# Anything the zip and .npy readers raise on damaged bytes (zipfile raises all of these,
-# NotImplementedError for an unknown "version needed" or compression method).
-_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
-                   IndexError, NotImplementedError, RuntimeError, struct.error, OverflowError,
-                   UnicodeDecodeError, SyntaxError, TypeError)
+# What the zip and .npy readers raise on damaged bytes is open-ended (zipfile alone raises
+# BadZipFile, zlib.error, EOFError, NotImplementedError for an unknown "version needed",
+# struct.error...; numpy's .npy header parser tokenize.TokenError, SyntaxError...): on
+# bytes from the file, any Exception means "damaged".
+_ARCHIVE_ERRORS = Exception
 
 
 def _open_archive(f, where: str) -> zipfile.ZipFile:

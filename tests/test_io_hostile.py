@@ -608,3 +608,40 @@ def test_any_damaged_file_is_refused_or_loaded_cheaply(tmp_path_factory, base_fi
                 assert np.isfinite(p.value).all()
         if cpu > WORST["cpu"] or peak > WORST["peak"]:
             WORST.update(cpu=max(cpu, WORST["cpu"]), peak=max(peak, WORST["peak"]), what=kind)
+
+
+def test_an_npy_header_that_numpy_cannot_tokenize_raises_value_error(tmp_path, good):
+    # Found by tools/fuzz_load.py: numpy's header parser raises tokenize.TokenError (not a
+    # ValueError) on an unclosed bracket.
+    text = b"{'descr': '<f8', 'fortran_order': False, 'shape': ((2, 3), }"
+    text += b" " * (63 - len(text) % 64) + b"\n"
+    member = b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + bytes(48)
+    arrays = read_raw(good)
+    path = tmp_path / "token.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        for k, v in arrays.items():
+            with z.open(k + ".npy", "w") as m:
+                if k == "param/0.W":
+                    m.write(member)
+                else:
+                    np.lib.format.write_array(m, v)
+    assert_refused_cheaply(path, r"array 'param/0\.W' is unreadable")
+
+
+def test_the_atheris_target_accepts_its_seed_files():
+    """tools/fuzz_load.py (run by hand with atheris, not in CI): its target and seeds work."""
+    import importlib.util
+    tool = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "fuzz_load.py")
+    spec = importlib.util.spec_from_file_location("fuzz_load", tool)
+    fuzz = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fuzz)
+    seeds = fuzz.seed_files()
+    assert len(seeds) == 3
+    for raw in seeds + [b"", b"PK\x03\x04", seeds[0][: len(seeds[0]) // 2]]:
+        fuzz.one_input(raw)   # loads, or a ValueError naming the file (which it swallows)
+    fuzz._MODE["header"] = True
+    try:
+        fuzz.one_input(b'{"format": "minimlp-model", "format_version": 1}')
+        fuzz.one_input(b"[[[[")
+    finally:
+        fuzz._MODE["header"] = False
