@@ -12,9 +12,12 @@ One file, written with ``numpy.savez``, holds:
 * ``buffer/<name>``: every ``layer.buffers()`` array (non-trainable state);
 * ``optim/<state>/<k>``: the optimizer's per-parameter arrays (``state_dict()``).
 
-Loading uses ``numpy.load(..., allow_pickle=False)``: a model file can never run code.
-Writes are atomic: the file is written to a temporary file in the same folder, flushed to
-disk, then renamed over the target, so a crash mid-save leaves the previous file intact.
+Loading reads the archive with ``zipfile`` and each member's ``.npy`` header with
+``numpy.lib.format`` (object arrays refused, so a model file can never run code), and it
+checks the file as hostile, in an order that keeps every refusal cheap (see ``load``).
+Writes are atomic: the file is written to a temporary file ``.<name>.<pid>.<random>.tmp`` in
+the same folder, flushed to disk, then renamed over the target, so a crash mid-save leaves
+the previous file intact (and the next save removes the temporary file).
 """
 from __future__ import annotations
 
@@ -48,9 +51,17 @@ def save(model: Layer, path, *, optimizer: Optimizer | None = None) -> None:
     parameters of ``model``; which ones is recorded by name, so an optimizer over a subset
     (frozen biases, say) is restored over the same subset by ``load(path, with_optimizer=True)``.
 
-    Raises ``TypeError`` for a model that is not a ``Layer`` or an optimizer that is not an
-    ``Optimizer``, ``ValueError`` for an optimizer holding a parameter that is not the model's,
-    ``FileNotFoundError`` naming ``path`` when its folder does not exist (it is not created).
+    Saving over an existing file keeps its mode (a ``0600`` model stays private) and, where
+    permitted, its owner; saving to a symlink writes through it (the target is replaced, the
+    link stays). Temporary files of earlier saves to ``path`` whose process no longer runs
+    (a save killed mid-write) are removed first.
+
+    Raises ``TypeError`` for a model that is not a ``Layer`` (or holds a private or abstract
+    layer class, which ``load`` would refuse) or an optimizer that is not an ``Optimizer``,
+    ``ValueError`` for an optimizer holding a parameter that is not the model's,
+    ``FileNotFoundError`` naming ``path`` when its folder does not exist (it is not created),
+    and any other ``OSError`` (disk full, read-only folder) with its type and errno kept and a
+    message naming ``path``, not the temporary file.
     """
     if not isinstance(model, Layer):
         raise TypeError(f"save: model must be a minimlp Layer or Sequential, got {type(model).__name__}")
@@ -474,7 +485,7 @@ def _read_header(archive, members: dict) -> dict:
         raise _Refused(f" is not a minimlp model file (an .npz archive without the {HEADER!r} "
                        "header entry)")
     info = members[HEADER]
-    shape, dtype, offset = _npy_header(archive, info, HEADER)
+    shape, dtype, offset, _ = _npy_header(archive, info, HEADER)
     if dtype.kind != "U" or shape != ():
         raise _Refused(f": the {HEADER!r} header must be a string, got an array of dtype "
                        f"{dtype} and shape {shape}")
@@ -763,8 +774,9 @@ def _check_optimizer_header(spec: dict, params) -> tuple[type, dict]:
 
 
 # -- the members' .npy headers and data --------------------------------------------------------
-def _npy_header(archive, info, key: str) -> tuple[tuple, np.dtype, int]:
-    """``(shape, dtype, offset of the data)`` from a member's .npy header, nothing else read."""
+def _npy_header(archive, info, key: str) -> tuple[tuple, np.dtype, int, bool]:
+    """``(shape, dtype, offset of the data, fortran_order)`` from a member's .npy header,
+    nothing else read."""
     try:
         with archive.open(info) as s:
             version = np.lib.format.read_magic(s)
@@ -781,23 +793,21 @@ def _npy_header(archive, info, key: str) -> tuple[tuple, np.dtype, int]:
     if dtype.hasobject:
         raise _Refused(f" contains a pickled object array {key!r}; minimlp never unpickles (a "
                        "model file must not be able to run code)")
-    if fortran and len(shape) > 1:
-        raise _Refused(f": array {key!r} is stored in Fortran order; minimlp writes C order")
     nbytes = math.prod(shape) * dtype.itemsize
     if info.file_size != offset + nbytes:
         raise _Refused(f": array {key!r} declares shape {shape} and dtype {dtype} ({nbytes} "
                        f"bytes), but its member holds {info.file_size - offset}; the file is "
                        "truncated or corrupt")
-    return shape, dtype, offset
+    return shape, dtype, offset, bool(fortran)
 
 
 def _check_npy_header(archive, info, key: str, shape: tuple, dtype) -> tuple:
-    found_shape, found_dtype, offset = _npy_header(archive, info, key)
+    found_shape, found_dtype, offset, fortran = _npy_header(archive, info, key)
     if found_shape != tuple(shape) or found_dtype != dtype:
         whose = "the optimizer state" if key.startswith("optim/") else "the architecture"
         raise _Refused(f": array {key!r} has shape {found_shape} and dtype {found_dtype}, but "
                        f"{whose} needs shape {tuple(shape)} and dtype {dtype}")
-    return found_shape, found_dtype, offset
+    return found_shape, found_dtype, offset, fortran
 
 
 def _read_data(archive, info, key: str, offset: int, nbytes: int) -> bytes:
@@ -816,9 +826,9 @@ def _read_data(archive, info, key: str, offset: int, nbytes: int) -> bytes:
 
 
 def _read_checked(archive, members: dict, npy: dict, key: str, nonnegative: bool = False) -> Array:
-    shape, dtype, offset = npy[key]
+    shape, dtype, offset, fortran = npy[key]
     data = _read_data(archive, members[key], key, offset, math.prod(shape) * dtype.itemsize)
-    a = np.frombuffer(data, dtype=dtype).reshape(shape)
+    a = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
     finite = np.isfinite(a)
     if not finite.all():
         first = tuple(int(i) for i in np.argwhere(~finite)[0])
@@ -848,6 +858,11 @@ _VARIANCES = ("running_var",)
 
 
 def _fill(model: Layer, archive, members: dict, npy: dict) -> None:
+    built = [f"param/{n}" for n, _ in _named_parameters(model)]
+    built += [f"buffer/{n}" for n, _ in _named_buffers(model)]
+    if any(key not in npy for key in built):   # a layer unlike its shape rule
+        raise _Refused(f": the rebuilt model holds arrays {_short(built, limit=200)}, not those "
+                       f"its saved config implies ({_short(sorted(npy), limit=200)})")
     for name, p in _named_parameters(model):
         _copy_into(p.value, _read_checked(archive, members, npy, f"param/{name}"), f"param/{name}")
     for name, a in _named_buffers(model):

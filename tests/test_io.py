@@ -607,3 +607,22 @@ def test_l1_a_save_killed_mid_write_leaves_a_temporary_that_the_next_save_remove
     assert len(leftovers) == 1 and leftovers[0].startswith(f".ckpt.npz.{child.pid}.")
     mm.save(make_net(), path)
     assert os.listdir(tmp_path) == ["ckpt.npz"]
+
+
+class IOTestFortranShift(IOTestShift):
+    """A test layer whose buffer is a Fortran-ordered matrix (np.savez keeps the order)."""
+
+    def __init__(self, width: int = 2):
+        super().__init__(width)
+        self.M = np.asfortranarray(np.zeros((width, 3)))
+
+    def buffers(self):
+        return {"mu": self.mu, "M": self.M}
+
+
+def test_a_fortran_ordered_buffer_round_trips(tmp_path):
+    net = mm.Sequential(mm.Dense(2, 3, rng=0), IOTestFortranShift(3))
+    net[1].M[...] = np.arange(9.0).reshape(3, 3)
+    mm.save(net, tmp_path / "f.npz")
+    back = mm.load(tmp_path / "f.npz")
+    np.testing.assert_array_equal(back[1].M, np.arange(9.0).reshape(3, 3))
