@@ -170,10 +170,12 @@ def test_h1_a_huge_optimizer_state_count_is_refused_at_once(tmp_path, good, with
     assert_refused_cheaply(path, r"optimizer state '_m'.*10+ arrays", with_optimizer=with_optimizer)
 
 
-def test_h1_a_header_of_a_million_layers_is_refused_cheaply(tmp_path, good):
+def test_h1_a_header_of_300000_layers_is_refused_cheaply(tmp_path, good):
+    # (The review's case had 10**6 layers; 3 * 10**5 already cost the old load seconds and
+    # hundreds of MB.)
     arrays = read_raw(good)
     h = header_of(arrays)
-    h["architecture"]["layers"] += [{"class": "ReLU", "config": {}}] * 10**6
+    h["architecture"]["layers"] += [{"class": "ReLU", "config": {}}] * (3 * 10**5)
     path = tmp_path / "layers.npz"
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for k, v in with_header(arrays, json.dumps(h)).items():
@@ -201,7 +203,7 @@ def test_h2_batchnorm_width_is_checked_before_it_is_built(tmp_path, good):
 def test_h2_an_unknown_member_is_refused_without_decompressing_it(tmp_path, good):
     path = tmp_path / "bomb.npz"
     path.write_bytes(good.read_bytes())
-    add_deflated_member(path, "junk.npy", npy_header_bytes("f8", (16 * MB,)), 128 * MB)
+    add_deflated_member(path, "junk.npy", npy_header_bytes("f8", (4 * MB,)), 32 * MB)
     assert path.stat().st_size < 1 * MB
     assert_refused_cheaply(path, r"\['junk'\] do not belong|expand more than", max_peak=8 * MB)
 
@@ -224,26 +226,26 @@ def test_h2_an_unknown_member_is_refused_from_the_directory_without_opening_it(t
 
 
 def test_h2_a_member_that_expands_far_beyond_the_file_is_refused(tmp_path):
-    # A file that is valid in every respect, but deflated: the header says Dense(4000, 4000)
-    # and the member holds 128 MB of zeros in 130 KB. Refused before anything is built.
+    # A file that is valid in every respect, but deflated: the header says Dense(2000, 2000)
+    # and the member holds 32 MB of zeros in 32 KB. Refused before anything is built.
     net = mm.Sequential(mm.Dense(2, 2, rng=0))
     mm.save(net, tmp_path / "small.npz")
     arrays = read_raw(tmp_path / "small.npz")
     h = header_of(arrays)
-    h["architecture"]["layers"][0]["config"].update(in_features=4000, out_features=4000)
+    h["architecture"]["layers"][0]["config"].update(in_features=2000, out_features=2000)
     path = tmp_path / "dense-bomb.npz"
     with zipfile.ZipFile(path, "w") as z:
         with z.open("__minimlp__.npy", "w") as m:
             np.lib.format.write_array(m, np.array(json.dumps(h)))
         with z.open("param/0.b.npy", "w") as m:
-            np.lib.format.write_array(m, np.zeros(4000))
-    add_deflated_member(path, "param/0.W.npy", npy_header_bytes("f8", (4000, 4000)), 4000 * 4000 * 8)
+            np.lib.format.write_array(m, np.zeros(2000))
+    add_deflated_member(path, "param/0.W.npy", npy_header_bytes("f8", (2000, 2000)), 2000 * 2000 * 8)
     assert path.stat().st_size < 1 * MB
     assert_refused_cheaply(path, r"expand|compress", max_peak=8 * MB)
 
 
 def test_h2_a_header_bomb_is_refused_without_decompressing_it(tmp_path, good):
-    # A 50M-character header (200 MB as .npy unicode) in 200 KB.
+    # A 20M-character header (80 MB as .npy unicode) in 80 KB (the review's had 50M).
     arrays = read_raw(good)
     path = tmp_path / "header-bomb.npz"
     with zipfile.ZipFile(path, "w") as z:
@@ -251,7 +253,7 @@ def test_h2_a_header_bomb_is_refused_without_decompressing_it(tmp_path, good):
             if k != "__minimlp__":
                 with z.open(k + ".npy", "w") as m:
                     np.lib.format.write_array(m, v)
-    n = 50 * 10**6
+    n = 20 * 10**6
     add_deflated_member(path, "__minimlp__.npy", npy_header_bytes(f"<U{n}", ()), 4 * n,
                         fill=" ".encode("utf-32-le"))
     assert path.stat().st_size < 1 * MB
@@ -569,7 +571,7 @@ def damaged_file(draw, bases):
             with z.open(k + ".npy", "w") as m:
                 np.lib.format.write_array(m, v)
         if kind == "bomb":
-            n = draw(st.sampled_from([MB, 8 * MB, 64 * MB]))
+            n = draw(st.sampled_from([MB, 8 * MB]))
             name = draw(st.sampled_from(["junk.npy", "param/0.W.npy"]))
             with z.open(name if name not in z.namelist() else "junk.npy", "w", force_zip64=True) as m:
                 m.write(npy_header_bytes("f8", (n // 8,)))
