@@ -331,9 +331,9 @@ def load(path, *, with_optimizer: bool = False):
     where = f"load: {path!r}"
     try:
         with _open_regular(path, where) as f:
-            archive = _open_archive(f, where)
+            archive, members = _open_archive(f)
             with archive:
-                return _load_archive(archive, where, with_optimizer)
+                return _load_archive(archive, members, with_optimizer)
     except _Refused as e:
         raise ValueError(f"{where}{e}") from None
 
@@ -377,7 +377,7 @@ def _file_kind(mode: int) -> str:
 _ARCHIVE_ERRORS = Exception
 
 
-def _open_archive(f, where: str) -> zipfile.ZipFile:
+def _open_archive(f) -> tuple[zipfile.ZipFile, dict]:
     size = os.fstat(f.fileno()).st_size
     magic = f.read(6)
     f.seek(0)
@@ -391,11 +391,10 @@ def _open_archive(f, where: str) -> zipfile.ZipFile:
     except _ARCHIVE_ERRORS as e:
         raise _Refused(f" is truncated or corrupt (a damaged .npz archive: {type(e).__name__}: {e})") from None
     try:
-        archive.minimlp_members = _check_directory(infos, size)
+        return archive, _check_directory(infos, size)
     except BaseException:
         archive.close()
         raise
-    return archive
 
 
 def _check_directory(infos, size: int) -> dict:
@@ -424,8 +423,7 @@ def _check_directory(infos, size: int) -> dict:
     return members
 
 
-def _load_archive(archive: zipfile.ZipFile, where: str, with_optimizer: bool):
-    members = archive.minimlp_members
+def _load_archive(archive: zipfile.ZipFile, members: dict, with_optimizer: bool):
     header = _read_header(archive, members)
     _check_member_names(header, members)
     plan, params, buffers = _plan(header["architecture"], "model", "")
@@ -454,15 +452,6 @@ def _bounded_int(text: str) -> int:
         raise _Refused(f"an integer of {len(text.lstrip('-'))} digits (at most "
                        f"{_MAX_INT_DIGITS} are read)")
     return int(text)
-
-
-def _depth_bound(codes: np.ndarray) -> int:
-    """An upper bound on the nesting depth of JSON text given as code points: brackets
-    counted outside and inside strings alike (so a bracket in a string can only raise it)."""
-    step = np.zeros(len(codes), dtype=np.int32)
-    step[(codes == ord("[")) | (codes == ord("{"))] = 1
-    step[(codes == ord("]")) | (codes == ord("}"))] = -1
-    return int(np.cumsum(step).max(initial=0))
 
 
 def _depth(obj) -> int:
@@ -497,13 +486,12 @@ def _read_header(archive, members: dict) -> dict:
         text = str(np.frombuffer(data, dtype=dtype)[0]) if data else ""
     except (ValueError, UnicodeError) as e:
         raise _Refused(f": the header is not valid text ({e})") from None
-    deep = _depth_bound(np.frombuffer(data, dtype=np.dtype("u4").newbyteorder(dtype.byteorder))) > _MAX_DEPTH
     try:
         header = json.loads(text, parse_int=_bounded_int)
     except (_Refused, json.JSONDecodeError, RecursionError, ValueError) as e:
         why = "nested too deeply" if isinstance(e, RecursionError) else str(e)
         raise _Refused(f": the header is not valid JSON ({why})") from None
-    if deep and (isinstance(header, (dict, list)) and _depth(header) > _MAX_DEPTH):
+    if isinstance(header, (dict, list)) and _depth(header) > _MAX_DEPTH:
         raise _Refused(f": the header is nested more than {_MAX_DEPTH} levels deep")
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         found = header.get("format") if isinstance(header, dict) else header

@@ -25,7 +25,6 @@ so that the fuzzer starts from inputs that reach deep into ``load``.
 from __future__ import annotations
 
 import io
-import json
 import os
 import sys
 import tempfile
