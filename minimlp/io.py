@@ -581,9 +581,9 @@ def _layer_class(name, what: str) -> type:
     if cls is None or name.startswith("_") or name in _ABSTRACT or _is_abstract(cls):
         public = sorted(n for n, c in Layer.registry.items()
                         if not n.startswith("_") and n not in _ABSTRACT and not _is_abstract(c))
-        text = str(name) if isinstance(name, str) else ""
+        text = name if isinstance(name, str) and len(name) <= 100 else ""
         close = [n for n in public if n.lower() == text.lower()]
-        if not close:
+        if not close and text:
             import difflib
             close = difflib.get_close_matches(text, public, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
