@@ -134,8 +134,12 @@ def run(args) -> int:
         model = io.load(args.model)
     except FileNotFoundError:
         raise UsageError(f"model file {args.model!r} does not exist") from None
-    except (ValueError, IsADirectoryError) as e:
+    except ValueError as e:   # a damaged or foreign file: load's message names it
         raise UsageError(str(e)) from None
+    except IsADirectoryError:
+        raise UsageError(f"model file {args.model!r} is a folder, not a model file") from None
+    except OSError as e:      # e.g. no permission to read it
+        raise UsageError(f"cannot read model file {args.model!r}: {e.strerror or e}") from None
     if args.output:
         try:
             check_output_file(args.output, "--output")   # before the work, not after it
