@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .layer import Array, Layer
+from .layer import Layer
 from .losses import Loss
 
 

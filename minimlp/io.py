@@ -32,7 +32,7 @@ import zipfile
 
 import numpy as np
 
-from .layer import Array, Layer, Parameter
+from .layer import Array, Layer
 from .optim import Optimizer
 from .sequential import Sequential
 
@@ -67,8 +67,8 @@ def save(model: Layer, path, *, optimizer: Optimizer | None = None) -> None:
         raise TypeError(f"save: model must be a minimlp Layer or Sequential, got {type(model).__name__}")
     from . import __version__
 
-    params = _named_parameters(model)
-    buffers = _named_buffers(model)
+    params = model.named_parameters()
+    buffers = model.named_buffers()
     arrays: dict[str, Array] = {}
     for name, p in params:
         arrays[f"param/{name}"] = p.value
@@ -102,20 +102,6 @@ def save(model: Layer, path, *, optimizer: Optimizer | None = None) -> None:
         except Exception:   # noqa: BLE001 - an OSError subclass with another constructor
             named = OSError(e.errno, f"save: cannot write {path!r}: {why}")
         raise named from None
-
-
-def _named_parameters(layer: Layer, prefix: str = "") -> list[tuple[str, Parameter]]:
-    """``(name, Parameter)`` for every parameter; a flat ``Sequential`` gives the names of
-    ``named_parameters()``, a nested one ``"1.0.W"``."""
-    if isinstance(layer, Sequential):
-        return [pair for i, sub in enumerate(layer) for pair in _named_parameters(sub, f"{prefix}{i}.")]
-    return [(f"{prefix}{p.name}", p) for p in layer.parameters()]
-
-
-def _named_buffers(layer: Layer, prefix: str = "") -> list[tuple[str, Array]]:
-    if isinstance(layer, Sequential):
-        return [pair for i, sub in enumerate(layer) for pair in _named_buffers(sub, f"{prefix}{i}.")]
-    return [(f"{prefix}{name}", a) for name, a in layer.buffers().items()]
 
 
 def _architecture(layer: Layer) -> dict:
@@ -640,12 +626,17 @@ def _dense_arrays(config: dict, what: str):
 def _batchnorm_arrays(config: dict, what: str):
     D = _size(config, "num_features", what)
     params = [("gamma", (D,)), ("beta", (D,))] if _flag(config, "affine", what) else []
-    return params, [("running_mean", (D,)), ("running_var", (D,))]
+    buffers = [("running_mean", (D,)), ("running_var", (D,))]
+    if "momentum" in config and config["momentum"] is None:   # a cumulative average counts batches
+        buffers.append(("num_batches_tracked", (), np.dtype(np.int64)))
+    return params, buffers
 
 
 def _layernorm_arrays(config: dict, what: str):
     D = _size(config, "normalized_shape", what)
-    params = [("gamma", (D,)), ("beta", (D,))] if _flag(config, "elementwise_affine", what) else []
+    affine = _flag(config, "elementwise_affine", what)
+    params = ([("gamma", (D,))] if affine else []) + (
+        [("beta", (D,))] if affine and _flag(config, "bias", what) else [])
     return params, []
 
 
@@ -691,7 +682,7 @@ def _plan(spec, what: str, prefix: str):
             ps, bs = rule(config, f"{what} ({name})")
             dtype = _dtype(config, f"{what} ({name})")
             params.extend((f"{prefix}{n}", shape, dtype) for n, shape in ps)
-            buffers.extend((f"{prefix}{n}", shape, dtype) for n, shape in bs)
+            buffers.extend((f"{prefix}{b[0]}", b[1], b[2] if len(b) > 2 else dtype) for b in bs)
         else:
             built = _construct(cls, config, what)
             params.extend((f"{prefix}{p.name}", p.value.shape, p.value.dtype) for p in built.parameters())
@@ -846,14 +837,14 @@ _VARIANCES = ("running_var",)
 
 
 def _fill(model: Layer, archive, members: dict, npy: dict) -> None:
-    built = [f"param/{n}" for n, _ in _named_parameters(model)]
-    built += [f"buffer/{n}" for n, _ in _named_buffers(model)]
+    built = [f"param/{n}" for n, _ in model.named_parameters()]
+    built += [f"buffer/{n}" for n, _ in model.named_buffers()]
     if any(key not in npy for key in built):   # a layer unlike its shape rule
         raise _Refused(f": the rebuilt model holds arrays {_short(built, limit=200)}, not those "
                        f"its saved config implies ({_short(sorted(npy), limit=200)})")
-    for name, p in _named_parameters(model):
+    for name, p in model.named_parameters():
         _copy_into(p.value, _read_checked(archive, members, npy, f"param/{name}"), f"param/{name}")
-    for name, a in _named_buffers(model):
+    for name, a in model.named_buffers():
         key = f"buffer/{name}"
         _copy_into(a, _read_checked(archive, members, npy, key, name.endswith(_VARIANCES)), key)
 
@@ -878,7 +869,7 @@ def _nonnegative_states(cls: type) -> set:
 
 def _build_optimizer(model: Layer, cls: type, spec: dict, archive, members: dict, npy: dict) -> Optimizer:
     name = cls.__name__
-    named = dict(_named_parameters(model))
+    named = dict(model.named_parameters())
     held = spec["parameters"]
     hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.get("hyper", {}).items()}
     try:

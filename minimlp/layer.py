@@ -181,6 +181,11 @@ class Layer:
         layer; a container prefixes each layer's path (``"0.W"``, ``"1.0.W"``)."""
         return [(p.name, p) for p in self.parameters()]
 
+    def named_buffers(self) -> list[tuple[str, Array]]:
+        """``(name, array)`` of ``buffers()``, prefixed with the layer's path in a container
+        as ``named_parameters`` (``"1.running_mean"``)."""
+        return list(self.buffers().items())
+
     def __call__(self, X: Array, train: bool = True) -> Array:
         return self.forward(X, train)
 

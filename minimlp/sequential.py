@@ -107,6 +107,11 @@ class Sequential(Layer):
         return [(f"{i}.{name}", p) for i, layer in enumerate(self._layers)
                 for name, p in layer.named_parameters()]
 
+    def named_buffers(self) -> list[tuple[str, Array]]:
+        """``("<path>.<name>", array)`` of every layer's ``buffers()``."""
+        return [(f"{i}.{name}", a) for i, layer in enumerate(self._layers)
+                for name, a in layer.named_buffers()]
+
     def output_features(self, in_features: int) -> int:
         for layer in self._layers:
             in_features = layer.output_features(in_features)
