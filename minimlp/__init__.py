@@ -25,7 +25,8 @@ from .normalization import BatchNorm1d, LayerNorm
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, clip_grad_value
 from .sequential import Sequential
 from . import callbacks, datasets, metrics
-from .callbacks import Callback, EarlyStopping, ModelCheckpoint
+from .callbacks import Callback, EarlyStopping
+from .checkpoint import ModelCheckpoint
 from .step import TrainStep, TrainingDiverged
 from .history import History
 from .training import evaluate, fit, predict_classes, predict_proba

@@ -24,6 +24,20 @@ BLOCK = 16384
 _NONE = frozenset()
 
 
+def activation_classes() -> dict[str, type]:
+    """Every activation by name, for ``--activation``, configs, ``minimlp bench`` and the
+    scikit-learn estimators: each public ``Activation`` subclass (and ``PReLU``), your own
+    included, under its lower-case class name, plus the aliases ``leaky_relu`` and
+    ``linear`` (= identity). Read from ``Layer.registry`` at each call, so a new class is
+    picked up without editing any table."""
+    out = {name.lower(): cls for name, cls in sorted(Layer.registry.items())
+           if getattr(cls, "is_activation", False) and not name.startswith("_")
+           and cls is not Activation}
+    aliases = {"leaky_relu": "leakyrelu", "linear": "identity"}
+    out.update((alias, out[name]) for alias, name in aliases.items() if name in out)
+    return out
+
+
 class Activation(Layer):
     """An elementwise (or row-wise) function.
 
@@ -34,6 +48,7 @@ class Activation(Layer):
     correct when ``Y is X``, with ``"backward"`` its ``_backward`` when ``dX is dY``.
     """
 
+    is_activation = True   # listed by activation_classes()
     _cache = None  # what backward needs; None until a training forward
     #: The kinds of temporary block ``_fill`` needs ("f": float, "b": bool).
     _scratch: tuple = ()
@@ -423,6 +438,7 @@ class PReLU(Layer):
     """
 
     backward_reads = frozenset({"input"})
+    is_activation = True
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=np.float64):
         self.num_parameters = check_size(num_parameters, "num_parameters", "PReLU")

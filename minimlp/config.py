@@ -350,14 +350,9 @@ def layer_types() -> dict[str, type]:
 
 def activation_types() -> dict[str, type]:
     """Activation names for ``--activation``: lower-case class names (``relu``, ``tanh``...),
-    plus ``leaky_relu`` and ``linear`` (= identity)."""
-    from .activations import Activation
-    acts = {n.lower(): c for n, c in layer_types().items() if issubclass(c, Activation)}
-    if "leakyrelu" in acts:
-        acts["leaky_relu"] = acts["leakyrelu"]
-    if "identity" in acts:
-        acts["linear"] = acts["identity"]
-    return acts
+    plus ``leaky_relu`` and ``linear`` (= identity); see ``activations.activation_classes``."""
+    from .activations import activation_classes
+    return activation_classes()
 
 
 def get_activation(name: str, what: str = "activation"):

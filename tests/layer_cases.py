@@ -25,6 +25,9 @@ LAYER_CASES = [
     ("ELU-alpha", lambda dtype: mm.ELU(alpha=0.5), 4),
     ("Softplus", lambda dtype: mm.Softplus(), 4),
     ("Softplus-beta", lambda dtype: mm.Softplus(beta=2.0, threshold=3.0), 4),
+    ("SiLU", lambda dtype: mm.SiLU(), 4),
+    ("PReLU", lambda dtype: _perturbed(mm.PReLU(dtype=dtype)), 4),
+    ("PReLU-per-feature", lambda dtype: _perturbed(mm.PReLU(4, init=0.1, dtype=dtype)), 4),
     ("Dropout", lambda dtype: _frozen(mm.Dropout(0.3, rng=0)), 4),
     ("BatchNorm1d", lambda dtype: _perturbed(mm.BatchNorm1d(4, dtype=dtype)), 4),
     ("BatchNorm1d-noaffine", lambda dtype: mm.BatchNorm1d(3, affine=False, momentum=0.2, dtype=dtype), 3),
@@ -35,7 +38,7 @@ LAYER_CASES = [
 ]
 
 #: Layers not differentiable at 0: their test inputs keep |x| >= 0.05.
-KINKED = {"ReLU", "LeakyReLU", "ELU-alpha", "Softplus-beta"}
+KINKED = {"ReLU", "LeakyReLU", "ELU-alpha", "Softplus-beta", "PReLU", "PReLU-per-feature"}
 
 #: Layers that need more than one sample per training batch (batch statistics).
 MIN_TRAIN_BATCH = {"BatchNorm1d": 2, "BatchNorm1d-noaffine": 2, "BatchNorm1d-cumulative": 2}

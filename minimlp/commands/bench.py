@@ -19,7 +19,8 @@ NOISY = 0.20
 def add_arguments(parser) -> None:
     parser.add_argument("--layers", default="64-128-64-10",
                         help="layer widths joined by '-', input to output (default 64-128-64-10)")
-    parser.add_argument("--activation", default="relu", choices=("relu", "sigmoid", "tanh"),
+    from ..activations import activation_classes
+    parser.add_argument("--activation", default="relu", choices=sorted(activation_classes()),
                         help="activation after every hidden layer (default relu)")
     parser.add_argument("--loss", default="ce", choices=("ce", "mse"),
                         help="ce: softmax cross-entropy on labels; mse: mean squared error "
