@@ -11,7 +11,7 @@ import difflib
 import importlib
 import sys
 
-COMMANDS = ("demo", "train", "predict", "bench", "explain")
+COMMANDS = ("demo", "train", "predict", "bench", "explain", "study")
 
 
 class UsageError(Exception):
