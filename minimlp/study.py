@@ -524,10 +524,12 @@ def _run_dask(todo, data, scheduler, record, bar) -> None:
     except ImportError:
         raise ImportError('a study on a Dask cluster needs the distributed extra: '
                           'pip install "minimlp[distributed]"') from None
+    import uuid
+    run = uuid.uuid4().hex[:8]   # task keys unique to this run: no mix-up with another study
     with Client(scheduler, timeout="30s") as client:
         shared = client.scatter(data, broadcast=True)
-        futures = [client.submit(_run_with, shared, spec, pure=False,
-                                 key=f"minimlp-trial-{s['batch_size']}-{s['lr']!r}-{s['seed']}-{i}")
+        futures = [client.submit(_run_with, shared, s, pure=False,
+                                 key=f"minimlp-trial-{run}-{i}-B{s['batch_size']}-lr{s['lr']!r}-seed{s['seed']}")
                    for i, s in enumerate(todo)]
         try:
             for fut in as_completed(futures):
