@@ -8,6 +8,7 @@ generated locally). Run::
 
     python examples/mnist1d_mlp.py            # 5 seeds, about a minute each here
     python examples/mnist1d_mlp.py --seeds 1 --steps 2000
+    python examples/mnist1d_mlp.py --seeds 0 --noise-plot noise.png   # B_simple over training
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def build(seed: int, dtype=np.float32) -> mm.Sequential:
 
 
 def train_one(seed: int, steps: int = 8000, batch_size: int = 100, lr: float = 1e-2,
-              data=None) -> dict:
+              data=None, callbacks=()) -> dict:
     """Train one seed with the recipe; returns test and train accuracy and the seconds."""
     X, Y, X_test, Y_test = data if data is not None else load()
     net = build(seed)
@@ -39,7 +40,8 @@ def train_one(seed: int, steps: int = 8000, batch_size: int = 100, lr: float = 1
         raise ValueError(f"steps must be a multiple of {per_epoch} (batches per epoch)")
     t0 = time.perf_counter()
     net.fit(X, Y, loss=mm.CrossEntropyLoss(), optimizer=mm.Adam(net.parameters(), lr=lr),
-            epochs=steps // per_epoch, batch_size=batch_size, shuffle=False, verbose=0, seed=seed)
+            epochs=steps // per_epoch, batch_size=batch_size, shuffle=False, verbose=0, seed=seed,
+            callbacks=list(callbacks))
     seconds = time.perf_counter() - t0
     acc = lambda A, B: float(np.mean(mm.predict_classes(net, A) == B))
     return {"seed": seed, "test_accuracy": acc(X_test, Y_test), "train_accuracy": acc(X, Y),
@@ -56,8 +58,17 @@ def main(argv=None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--steps", type=int, default=8000)
+    p.add_argument("--noise-plot", metavar="PNG", default=None,
+                   help="also track the gradient noise scale of seed 0 and plot it there")
     args = p.parse_args(argv)
     data = load()
+    if args.noise_plot:
+        gns = mm.GradientNoiseScale(data[0], data[1], every=20, batch_size=1000, seed=0)
+        r = train_one(0, args.steps, data=data, callbacks=[gns])
+        mm.plot_noise_scale(gns, args.noise_plot)
+        print(f"seed 0 with the noise scale: test accuracy {r['test_accuracy']:.1%}; B_simple "
+              f"{gns.b_simple[len(gns.b_simple) // 8]:.0f} at step {gns.steps[len(gns.steps) // 8]}, "
+              f"{gns.b_simple[-1]:.0f} at the end; wrote {args.noise_plot}")
     rows = []
     for seed in range(args.seeds):
         r = train_one(seed, args.steps, data=data)

@@ -27,7 +27,7 @@ from .training import History, TrainingDiverged, predict_classes, predict_proba
 from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
 from .health import HealthMonitor
 from .noise import GradientNoiseScale, per_example_grad_norms, plot_noise_scale
-from . import noise
+from . import noise, study
 
 __version__ = "0.1.0"
 
@@ -44,6 +44,6 @@ __all__ = [
     "Callback", "EarlyStopping", "ModelCheckpoint", "callbacks", "datasets", "metrics",
     "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
     "HealthMonitor",
-    "GradientNoiseScale", "per_example_grad_norms", "plot_noise_scale", "noise",
+    "GradientNoiseScale", "per_example_grad_norms", "plot_noise_scale", "noise", "study",
     "__version__",
 ]
