@@ -45,12 +45,12 @@ def test_mnist1d_by_name_in_a_config():
 
 
 def test_the_papers_mlp_recipe_reduced():
-    # The full recipe (8000 steps, 5 seeds) is examples/mnist1d_mlp.py; this runs 1200 steps
-    # of it (30 epochs of 40 batches) and checks that it learns well past chance (10%) and
-    # past the paper's logistic regression (32%).
+    # The full recipe (8000 steps, 5 seeds) is examples/mnist1d_mlp.py; this runs 400 steps
+    # of it (10 epochs of 40 batches; 62.8% test accuracy here) and checks that it learns
+    # well past chance (10%) and the paper's logistic regression (32%).
     example = runpy.run_path(str(EXAMPLE), run_name="example_under_test")
     net = example["build"](0)
     assert [type(l).__name__ for l in net] == ["Dense", "ReLU", "Dense", "ReLU", "Dense"]
     assert (net[0].in_features, net[2].in_features, net[4].out_features) == (40, 256, 10)
-    r = example["train_one"](0, steps=1200)
-    assert r["test_accuracy"] > 0.45, r
+    r = example["train_one"](0, steps=400)
+    assert r["test_accuracy"] > 0.5, r
