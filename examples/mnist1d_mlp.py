@@ -80,6 +80,8 @@ def main(argv=None) -> list[dict]:
         print(f"seed {seed}: test accuracy {r['test_accuracy']:.1%}, train {r['train_accuracy']:.1%}, "
               f"{r['seconds']:.0f} s")
     accs = [r["test_accuracy"] for r in rows]
+    if not accs:
+        return rows
     spread = f" +- {statistics.stdev(accs):.1%} (min {min(accs):.1%}, max {max(accs):.1%})" if len(accs) > 1 else ""
     print(f"MLP on MNIST-1D, {args.steps} steps: test accuracy {statistics.mean(accs):.1%}{spread} "
           f"over {len(accs)} seed(s); the paper: about 68%")
