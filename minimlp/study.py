@@ -589,16 +589,19 @@ def fit_critical_batch(best: dict) -> tuple[float | None, float | None]:
     return float(s_min), float(e_min / s_min)
 
 
-def bench_step_seconds(config: dict, data: dict, batch_sizes, min_time: float = 0.05) -> dict:
-    """Seconds per training step of the study's model at each batch size on this machine,
-    timed as ``minimlp bench`` times a step (the hot path, one BLAS thread, blocks of at
-    least ``min_time`` seconds). The fastest of 5 rounds is kept: on a shared machine the
-    other rounds measure the neighbours' load, not the step."""
+def bench_step_seconds(config: dict, data: dict, batch_sizes, min_time: float = 0.01,
+                       rounds: int = 5) -> dict:
+    """Seconds per training step of the study's model at each batch size on this machine:
+    the step ``minimlp bench`` times (``bench.minimlp_step``: the hot path, one BLAS
+    thread), timed in CPU seconds of this process (``time.process_time``), the fastest of
+    ``rounds`` blocks of at least ``min_time``. CPU time is the step's time on a free core;
+    on a shared machine the wall time also counts the neighbours' turns."""
     from threadpoolctl import threadpool_limits
-    from .bench import minimlp_step, time_interleaved
+    from .bench import minimlp_step
     from .config import build_model, get_loss
     out = {}
     X, T = data["X"], data["T"]
+    clock = time.process_time
     with threadpool_limits(limits=1):
         for B in batch_sizes:
             model = build_model(config["model"], X.shape[1], data["out_features"])
@@ -606,9 +609,20 @@ def bench_step_seconds(config: dict, data: dict, batch_sizes, min_time: float = 
             loss = get_loss(data["loss"])
             xb = X[:n].astype(model.dtype)
             tb = loss.check_targets(T[:n], (n, data["out_features"]), model.dtype)
-            times = time_interleaved({"step": minimlp_step(model, loss, xb, tb)}, repeats=5,
-                                     warmup=1, min_time=min_time)
-            out[B] = float(min(times["step"]))
+            step = minimlp_step(model, loss, xb, tb)
+            number, best = 1, math.inf
+            for r in range(rounds + 1):
+                while True:
+                    t0 = clock()
+                    for _ in range(number):
+                        step()
+                    dt = clock() - t0
+                    if dt >= min_time or number >= 1 << 16:
+                        break
+                    number *= 2
+                if r:   # the first round warms up
+                    best = min(best, dt / number)
+            out[B] = best
     return out
 
 
@@ -657,8 +671,8 @@ def summary_markdown(best, target, s_min, b_crit, b_simple, fastest, benched) ->
                      f"{_g(v['steps_max'])} | {v['reached']}/{v['seeds']} | "
                      f"{_g(v['seconds_per_step'], '{:.3g}')} | {_g(v['seconds'], '{:.3g}')} |")
     lines.append("")
-    how = ("the step time measured here as `minimlp bench` does (one BLAS thread, fastest of 5 rounds)"
-           if benched else "the trials' own step time")
+    how = ("the step time of `minimlp bench`'s step measured here (one BLAS thread, CPU "
+           "seconds, fastest of 5 rounds)" if benched else "the trials' own step time")
     lines.append(f"- seconds to target: median steps x {how}")
     if b_crit is not None:
         lines.append(f"- measured critical batch size (fit S = S_min (1 + B_crit/B)): "
