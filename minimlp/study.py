@@ -440,6 +440,9 @@ def batch_size_study(config: dict, *, batch_sizes, lrs, seeds: int = 2, target="
     if target.base == "accuracy" and data["task"] != "classification":
         raise ValueError(f"study: target {target.metric} needs a classification data set")
 
+    # What a trial depends on (not the output folder, verbosity, epochs or batch size).
+    config = {"data": config["data"], "model": config["model"], "optimizer": config["optimizer"],
+              "training": {k: config["training"][k] for k in ("loss", "seed", "validation_split")}}
     os.makedirs(out, exist_ok=True)
     study = {"config": config, "target": target.metric + "=" + repr(target.value),
              "max_steps": max_steps, "eval_growth": eval_growth,
