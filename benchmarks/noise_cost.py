@@ -51,10 +51,11 @@ def main(argv=None) -> dict:
     from threadpoolctl import threadpool_limits
     with threadpool_limits(limits=args.threads):
         t = bench.time_interleaved(candidates(), repeats=args.repeats, warmup=2, min_time=0.2)
+        blas = bench.blas_summary()   # inside the limit: the threads it ran with
     base = statistics.median(t["step"])
     rows = {k: statistics.median(v) for k, v in t.items()}
     ratios = [b / a for a, b in zip(t["step"], t["step+norms"])]
-    print(f"784-512-512-10, batch 128, float32, {args.threads} BLAS thread(s); {bench.blas_summary()}")
+    print(f"784-512-512-10, batch 128, float32, {args.threads} BLAS thread(s); {blas}")
     print(f"load average: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     for k, v in rows.items():
         print(f"{k:>11}: {v * 1e3:8.2f} ms per step (median of {len(t[k])} rounds)")

@@ -505,7 +505,10 @@ def _run_all(todo, data, workers, scheduler, record, progress) -> None:
         else:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor, as_completed
-            ctx = multiprocessing.get_context("spawn")   # no fork of threads (BLAS, tqdm)
+            # The platform's default start method: fork on Linux starts a worker in
+            # milliseconds, where spawn re-imports numpy and minimlp in each (seconds on a
+            # busy machine, measured: benchmarks/study_overhead.py).
+            ctx = multiprocessing.get_context()
             with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
                                      initializer=_init_worker, initargs=(data,)) as pool:
                 futures = [pool.submit(run_trial, spec) for spec in todo]
