@@ -36,6 +36,8 @@ from .health import HealthMonitor
 from .data import Batches, batches
 from .interop import export_onnx, from_sklearn, from_torch, to_torch
 from . import explain, plot   # plot imports matplotlib only when it draws
+from .noise import GradientNoiseScale, per_example_grad_norms, plot_noise_scale
+from . import noise, study
 
 __version__ = "0.1.0"
 
@@ -57,5 +59,6 @@ __all__ = [
     "HealthMonitor",
     "batches", "Batches", "explain", "plot",
     "to_torch", "from_torch", "from_sklearn", "export_onnx",
+    "GradientNoiseScale", "per_example_grad_norms", "plot_noise_scale", "noise", "study",
     "__version__",
 ]

@@ -16,7 +16,7 @@ import difflib
 import importlib
 import sys
 
-COMMANDS = ("demo", "train", "predict", "bench", "explain", "export")
+COMMANDS = ("demo", "train", "predict", "bench", "explain", "export", "study")
 
 #: Exit codes of ``main``.
 EXIT_OK, EXIT_OUTPUT, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141

@@ -299,3 +299,46 @@ DATASETS: dict[str, Callable[..., tuple[Array, Array]]] = {
 #: Which of ``DATASETS`` are classification sets (integer labels) and which regression.
 CLASSIFICATION = frozenset({"xor", "spirals", "moons", "circles", "blobs", "checkerboard", "digits"})
 REGRESSION = frozenset({"sine", "tutorial", "mazur"})
+
+
+_MNIST1D_CACHE: dict = {}
+
+
+def mnist1d(split: str = "train", num_samples: int = 5000, dataset_seed: int = 42) -> tuple[Array, Array]:
+    """MNIST-1D (Greydanus 2020, "Scaling Down Deep Learning"): 10 classes of 1-D signals.
+
+    Generated locally by the ``mnist1d`` package from its ten templates (padded, scaled,
+    translated, sheared, with correlated and white noise), no download. The defaults are
+    the paper's data set: 5000 signals of 40 points, the first 80% for training.
+    ``split``: ``"train"`` -> ``X (4000, 40)``, ``"test"`` -> ``(1000, 40)``, ``"all"`` ->
+    ``(5000, 40)`` float64, with ``Y`` int64 labels 0..9. Needs the optional extra
+    ``pip install "minimlp[mnist1d]"``. Generated once per process and ``dataset_seed``
+    (the arrays returned are fresh copies). The package seeds numpy's and Python's global random
+    generators; their states are saved and restored around it, so the caller's are untouched.
+    """
+    import random
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"mnist1d: split must be 'train', 'test' or 'all', got {split!r}")
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError:
+        raise ImportError('mnist1d needs the mnist1d package: pip install "minimlp[mnist1d]"') from None
+    key = (int(num_samples), int(dataset_seed))
+    d = _MNIST1D_CACHE.get(key)
+    if d is None:   # generating takes seconds: once per process
+        args = get_dataset_args()
+        args.num_samples, args.seed = key
+        np_state, py_state = np.random.get_state(), random.getstate()
+        try:
+            d = _MNIST1D_CACHE[key] = make_dataset(args)
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+    parts = {"train": [("x", "y")], "test": [("x_test", "y_test")], "all": [("x", "y"), ("x_test", "y_test")]}[split]
+    X = np.concatenate([np.asarray(d[x], dtype=np.float64) for x, _ in parts])
+    Y = np.concatenate([np.asarray(d[y], dtype=np.int64) for _, y in parts])
+    return X, Y
+
+
+DATASETS["mnist1d"] = mnist1d
+CLASSIFICATION = CLASSIFICATION | {"mnist1d"}

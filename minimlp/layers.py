@@ -152,3 +152,33 @@ class Dense(Layer):
         extra = "" if self._b is not None else ", bias=False"
         extra += "" if self.dtype == np.float64 else f", dtype={self.dtype.name}"
         return f"Dense({self.in_features}, {self.out_features}{extra})"
+
+    def per_sample_sq_norms(self, X: Array, dY: Array) -> dict[str, Array]:
+        """Squared norm of each sample's own share of ``dW`` and ``db``, from one batch.
+
+        ``dW = X^T dY = sum_n x_n^T dY_n`` is a sum of rank-one matrices, one per sample, and
+        ``||x_n^T dY_n||_F^2 = ||x_n||^2 ||dY_n||^2``; ``db = sum_n dY_n``::
+
+            W: ||x_n||^2 * ||dY_n||^2          b: ||dY_n||^2          (each (N,))
+
+        With ``dY`` the per-sample gradients ``delta_n = dl_n/dY_n`` these are the squared
+        norms of the per-example gradients ``dl_n/dW``, ``dl_n/db``. The values are quadratic
+        in ``dY``: the ``dY`` of a mean loss is ``delta / N`` and gives them divided by
+        ``N^2`` (``minimlp.noise.per_example_grad_norms`` scales them back). See
+        docs/backprop.md, "Per-example gradient norms".
+
+        Shapes: ``X (N, in_features)`` (this layer's input), ``dY (N, out_features)`` ->
+        ``{"W": (N,), "b": (N,)}`` (no ``"b"`` without bias).
+        """
+        N = X.shape[0] if isinstance(X, np.ndarray) and X.ndim == 2 else None
+        if N is None or X.shape[1] != self.in_features:
+            raise ValueError(f"{self!r}: per_sample_sq_norms expected X of shape "
+                             f"(N, {self.in_features}), got {getattr(X, 'shape', type(X).__name__)}")
+        if not isinstance(dY, np.ndarray) or dY.shape != (N, self.out_features):
+            raise ValueError(f"{self!r}: per_sample_sq_norms expected dY of shape "
+                             f"({N}, {self.out_features}), got {getattr(dY, 'shape', type(dY).__name__)}")
+        d2 = np.einsum("nk,nk->n", dY, dY)
+        out = {"W": np.einsum("nk,nk->n", X, X) * d2}
+        if self._b is not None:
+            out["b"] = d2
+        return out

@@ -186,6 +186,16 @@ class BatchNorm1d(_Norm):
         extra += "" if self.dtype == np.float64 else f", dtype={self.dtype.name}"
         return f"BatchNorm1d({self.num_features}{extra})"
 
+    def per_sample_sq_norms(self, X: Array, dY: Array) -> dict[str, Array]:
+        """Not defined: in training a sample's output depends on every sample of the batch
+        (through the batch mean and variance), so no gradient belongs to one sample alone.
+        Raises ``NotImplementedError``; per-example norms and the gradient noise scale
+        (``minimlp.noise``) leave models with BatchNorm1d out."""
+        raise NotImplementedError(
+            f"{self!r} couples the samples of a batch (its batch mean and variance): a sample's "
+            "gradient depends on the other samples, so per-example gradient norms are not "
+            "defined; use LayerNorm, or estimate the noise scale from two batch sizes")
+
 
 class LayerNorm(_Norm):
     """Layer normalization over the features of each sample (``torch.nn.LayerNorm``)::
@@ -257,3 +267,38 @@ class LayerNorm(_Norm):
         extra += "" if self.bias else ", bias=False"
         extra += "" if self.dtype == np.float64 else f", dtype={self.dtype.name}"
         return f"LayerNorm({self.normalized_shape}{extra})"
+
+    def per_sample_sq_norms(self, X: Array, dY: Array) -> dict[str, Array]:
+        """Squared norm of each sample's own share of the parameter gradients, from one batch.
+
+        LayerNorm normalizes each row alone, so ``dgamma = sum_n dY_n * X_hat_n`` and
+        ``dbeta = sum_n dY_n`` are sums of one term per sample::
+
+            gamma: sum_k (dY[n, k] * X_hat[n, k])^2        beta: sum_k dY[n, k]^2     (each (N,))
+
+        with ``X_hat`` recomputed from ``X`` as in ``forward``. With ``dY`` the per-sample
+        gradients ``dl_n/dY_n`` these are the per-example gradient norms; a mean loss's
+        ``dY`` gives them divided by ``N^2`` (see ``Dense.per_sample_sq_norms``).
+
+        Shapes: ``X (N, D)`` (this layer's input), ``dY (N, D)`` -> a ``(N,)`` array per
+        parameter, keyed by its name (none without parameters).
+        """
+        D = self.normalized_shape
+        if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] != D:
+            raise ValueError(f"{self!r}: per_sample_sq_norms expected X of shape (N, {D}), "
+                             f"got {getattr(X, 'shape', type(X).__name__)}")
+        if not isinstance(dY, np.ndarray) or dY.shape != X.shape:
+            raise ValueError(f"{self!r}: per_sample_sq_norms expected dY of shape {X.shape}, "
+                             f"got {getattr(dY, 'shape', type(dY).__name__)}")
+        out = {}
+        for p in self.parameters():
+            if p.name == "beta":
+                out[p.name] = np.einsum("nk,nk->n", dY, dY)
+            elif p.name == "gamma":
+                centered = X - X.mean(axis=1, keepdims=True)
+                var = np.einsum("nk,nk->n", centered, centered) / D
+                G = dY * centered
+                out[p.name] = np.einsum("nk,nk->n", G, G) / (var + self.eps)
+            else:   # pragma: no cover - a parameter this method does not know
+                raise NotImplementedError(f"{self!r}: no per-sample norm for parameter {p.name!r}")
+        return out

@@ -131,7 +131,7 @@ def test_bad_arguments_raise(call, err):
 
 def test_datasets_registry_names_every_generator():
     assert set(ds.DATASETS) == {"xor", "spirals", "moons", "circles", "blobs", "sine",
-                                "checkerboard", "tutorial", "mazur", "digits"}
+                                "checkerboard", "tutorial", "mazur", "digits", "mnist1d"}
     assert ds.CLASSIFICATION | ds.REGRESSION == set(ds.DATASETS)
 
 
