@@ -91,7 +91,7 @@ def as_float_array(X, dtype: np.dtype, what: str, ndim: int | None = 2) -> np.nd
     if X.dtype != dtype:
         with np.errstate(over="ignore", invalid="ignore"):   # an overflow is reported below
             X = X.astype(dtype)
-    if kind == "f" and not np.isfinite(X).all():
+    if kind == "f" and not all_finite(X):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(X))[0])
         if np.isfinite(source[bad]):
             limit = float(np.finfo(dtype).max)
@@ -102,3 +102,15 @@ def as_float_array(X, dtype: np.dtype, what: str, ndim: int | None = 2) -> np.nd
                 f"(|x| <= {limit:.4g}); scale the inputs{hint}")
         raise ValueError(f"{what}: contains NaN or inf (first at index {bad})")
     return X
+
+
+def all_finite(A: np.ndarray) -> bool:
+    """Whether every entry of the float array ``A`` is finite, in one pass that allocates
+    nothing: a NaN or an inf anywhere makes the sum NaN or inf. Only a sum that overflowed
+    from finite entries (or a real NaN/inf) needs the exact, allocating check."""
+    try:
+        if np.isfinite(np.add.reduce(A, axis=None)):
+            return True
+    except FloatingPointError:   # np.errstate(over="raise"), and the sum overflowed
+        pass
+    return bool(np.isfinite(A).all())

@@ -153,6 +153,8 @@ class Sigmoid(Activation):
 
     def _backward(self, dY, dX):
         Y = self._cache
+        if dX is dY and dY.size <= BLOCK:   # small: a buffer of its own is cheaper than blocks
+            dX = self.buffer("_dX", dY.shape, dY.dtype)
         if dX is not dY:
             np.subtract(1.0, Y, out=dX)   # slope from the output: Y (1 - Y)
             dX *= Y
@@ -180,6 +182,8 @@ class Tanh(Activation):
 
     def _backward(self, dY, dX):
         Y = self._cache
+        if dX is dY and dY.size <= BLOCK:
+            dX = self.buffer("_dX", dY.shape, dY.dtype)
         if dX is not dY:
             np.multiply(Y, Y, out=dX)
             np.subtract(1.0, dX, out=dX)

@@ -20,7 +20,7 @@ import numbers
 import numpy as np
 from scipy.special import expit, log_expit
 
-from ._checks import check_real
+from ._checks import all_finite, check_real
 from .layer import Array, Layer
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -108,7 +108,7 @@ class Loss:
         if dL.shape != shape:
             raise ValueError(f"{self!r}: backward(dL): dL must have the shape of the values "
                              f"forward returned {shape}, got {dL.shape}")
-        if not np.isfinite(dL).all():
+        if not all_finite(dL):
             raise ValueError(f"{self!r}: backward(dL): dL contains NaN or inf")
         return dL.astype(self._Y.dtype, copy=False)
 
@@ -128,7 +128,7 @@ class Loss:
         if T.dtype.kind not in "fiub":
             raise TypeError(f"{self!r}: targets must be real numbers, got dtype {T.dtype}")
         T = T.astype(dtype, copy=False)
-        if not np.isfinite(T).all():
+        if not all_finite(T):
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(T))[0])
             raise ValueError(f"{self!r}: targets contain NaN or inf (first at index {bad})")
         return T
@@ -144,7 +144,7 @@ class Loss:
             raise ValueError(f"{self!r}: predictions must be a 2-D float array (N, D), got {Y.shape}")
         if Y.shape[0] == 0:
             raise ValueError(f"{self!r}: empty batch (N = 0)")
-        if not np.isfinite(Y).all():
+        if not all_finite(Y):
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(Y))[0])
             raise ValueError(f"{self!r}: predictions contain NaN or inf (first at index {bad})")
         return Y

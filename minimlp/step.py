@@ -340,7 +340,7 @@ def _forward_call(layer: Layer, s: dict):
     forward = layer.forward
     if s["forward_in_place"]:
         return lambda X: forward(X, True, out=X)
-    return lambda X: forward(X, True)
+    return forward   # train=True is the default
 
 
 def _backward_call(layer: Layer, s: dict):
