@@ -30,6 +30,7 @@ import numpy as np
 from ._checks import check_real, check_size
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .callbacks import Callback
+from .optim import _norm_parts
 
 
 class HealthMonitor(Callback):
@@ -104,14 +105,14 @@ class HealthMonitor(Callback):
         unclip = 1.0 / getattr(self.optimizer, "grad_scale", 1.0)
         clipped = {id(p) for p in getattr(self.optimizer, "params", ())}
         for key, p, ratio in self._params:
-            g = p.grad.reshape(-1)
-            self._grad[key] += float(np.sqrt(np.dot(g, g))) * (unclip if id(p) in clipped else 1.0)
+            scale, r = _norm_parts([p.grad], 2.0)   # no overflow for |g| above 1e154
+            self._grad[key] += scale * r * (unclip if id(p) in clipped else 1.0)
             if ratio:
                 before = self._before[id(p)]
                 flat = before.reshape(-1)
-                norm_w = float(np.sqrt(np.dot(flat, flat)))
+                norm_w = _norm(flat)
                 np.subtract(p.value, before, out=before)        # the step, in the snapshot
-                norm_d = float(np.sqrt(np.dot(flat, flat)))
+                norm_d = _norm(flat)
                 self._ratio[key] += norm_d / norm_w if norm_w > 0 else float("inf")
         for key, layer in self._relus:
             mask = layer.cache
@@ -173,3 +174,9 @@ class HealthMonitor(Callback):
 
     def __repr__(self) -> str:
         return f"HealthMonitor(every={self.every}, saturation={self.saturation})"
+
+
+def _norm(a) -> float:
+    """``|a|_2`` without overflow or underflow of the squares."""
+    scale, r = _norm_parts([a], 2.0)
+    return scale * r

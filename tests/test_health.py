@@ -130,3 +130,17 @@ def test_nested_sequentials_get_their_own_keys_and_clipping_does_not_hide_the_gr
     for name, norm in expected.items():
         assert h.history[f"health/{name}/grad_norm"][0] == pytest.approx(norm, rel=1e-6)
     assert "health/0.1.ReLU/dead_fraction" in h.history
+
+
+def test_gradient_norms_above_1e154_do_not_overflow():
+    """L8: the squares of a finite gradient above ~1e154 overflow; the norm does not."""
+    net = mm.Sequential(mm.Dense(2, 1, rng=0))
+    hm = HealthMonitor()
+    hm.model, hm.optimizer = net, mm.SGD(net.parameters(), lr=0.0)
+    hm.on_train_begin({})
+    hm.on_epoch_begin(1)
+    hm.on_batch_begin(1)
+    net[0].dW[...] = [[3e200], [4e200]]
+    net[0].db[...] = 0.0
+    hm.on_batch_end(1, {})
+    np.testing.assert_allclose(hm._grad["health/0.W"], 5e200, rtol=1e-14)
