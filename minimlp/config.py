@@ -6,7 +6,8 @@ A configuration is a dict of five tables (every key optional; defaults below)::
     [model]       layers = "2-64-64-3" (widths) or a list of {type = "Dense", ...} tables;
                   activation = "relu", output_activation = "" (none), init = "", dtype, seed
     [optimizer]   name = "adam", then the optimizer's arguments (lr, betas, momentum, ...)
-    [training]    loss, epochs, batch_size, seed, shuffle, validation_split, metrics, verbose
+    [training]    loss, epochs, batch_size, seed, shuffle, validation_split, metrics, verbose,
+                  max_loss_growth
     [output]      dir, model, history (.csv/.json files), plots (true/false); a relative
                   model/history path is inside dir, an absolute one is used as it is
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 import numbers
 import os
 import re
@@ -40,7 +42,7 @@ DEFAULTS: dict[str, dict] = {
               "dtype": "float64", "seed": 0},
     "optimizer": {"name": "adam", "lr": 0.01},
     "training": {"loss": "", "epochs": 100, "batch_size": 32, "seed": 0, "shuffle": True,
-                 "validation_split": 0.2, "metrics": None, "verbose": 1},
+                 "validation_split": 0.2, "metrics": None, "verbose": 1, "max_loss_growth": 1e4},
     "output": {"dir": "minimlp-out", "model": "model.npz", "history": ["history.csv"],
                "plots": True},
 }
@@ -179,6 +181,9 @@ def _check_types(c: dict, where: str) -> None:
          "training.metrics", 'a list of names like ["accuracy"]', t["metrics"])
     need(t["verbose"] in (0, 1, 2) and not isinstance(t["verbose"], bool), "training.verbose",
          "0, 1 or 2", t["verbose"])
+    g = t["max_loss_growth"]
+    need(g == 0 or isinstance(g, numbers.Real) and not isinstance(g, bool) and g > 1 and math.isfinite(g),
+         "training.max_loss_growth", "a number > 1 (or 0 to turn the check off)", g)
     o = c["output"]
     need(is_str(o["dir"]), "output.dir", "a folder path", o["dir"])
     need(is_str(o["model"]), "output.model", 'a file name ("" for none)', o["model"])

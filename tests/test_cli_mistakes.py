@@ -544,3 +544,25 @@ def test_csv_rows_read_in_blocks_equal_numpy_loadtxt(tmp_path):
     with pytest.raises(ValueError, match="line 6: 3 columns, but the first row has 2"):
         with open(tmp_path / "ragged.csv") as f:
             _parse_rows("ragged.csv", _lines("ragged.csv", f), chunk=2)
+
+
+def test_a_loss_that_explodes_without_reaching_inf_exits_3(tmp_path, capsys):
+    """--lr 1e6 on sine once ended with 'loss 2.8e13' and exit 0."""
+    with np.errstate(all="ignore"):
+        code, out, err = run_cli(capsys, "train", "--data", "sine", "--layers", "1-8-1",
+                                 "--activation", "tanh", "--epochs", "3", "--verbose", "0",
+                                 "--no-plots", "--out", str(tmp_path), "--optimizer", "sgd",
+                                 "--lr", "1e6")
+    assert code == 3
+    line = one_line_error(err, "train")
+    assert "training diverged" in line and "max_loss_growth" in line and "smaller --lr" in line
+
+
+def test_the_loss_growth_check_can_be_turned_off(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "train", "--data", "sine", "--layers", "1-8-1",
+                             "--activation", "tanh", "--epochs", "2", "--verbose", "0",
+                             "--no-plots", "--out", str(tmp_path), "--optimizer", "sgd",
+                             "--lr", "2", "--max-loss-growth", "0")
+    assert code == 0, err
+    code, out, err = run_cli(capsys, *small_train(tmp_path, "--max-loss-growth", "0.5"))
+    assert code == 2 and "training.max_loss_growth" in one_line_error(err, "train")

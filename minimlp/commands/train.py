@@ -57,6 +57,9 @@ def add_arguments(parser) -> None:
     g.add_argument("--seed", type=int, help="seed of the data, the weights and the shuffling (default 0)")
     g.add_argument("--validation-split", type=float, metavar="FRACTION",
                    help="fraction of the data held out for validation (default 0.2)")
+    g.add_argument("--max-loss-growth", type=float, metavar="FACTOR",
+                   help="stop as diverged when a batch loss exceeds FACTOR times the first "
+                        "(default 1e4; 0 turns the check off)")
     g.add_argument("--verbose", type=int, choices=(0, 1, 2),
                    help="0 quiet, 1 progress per epoch, 2 one line per epoch (default 1)")
     g = parser.add_argument_group("output")
@@ -93,6 +96,7 @@ def build_config(args) -> dict:
         ("optimizer", "name"): args.optimizer, ("training", "epochs"): args.epochs,
         ("training", "batch_size"): args.batch_size, ("training", "seed"): args.seed,
         ("training", "validation_split"): args.validation_split, ("training", "verbose"): args.verbose,
+        ("training", "max_loss_growth"): args.max_loss_growth,
         ("output", "dir"): args.out, ("output", "model"): args.model_file,
         ("output", "history"): args.history,
     }
@@ -326,7 +330,8 @@ def run_config(config: dict, out=print, warn=None) -> dict:
         history = fit(model, X, T, loss=loss, optimizer=optimizer, epochs=t["epochs"],
                       batch_size=t["batch_size"], shuffle=t["shuffle"],
                       validation_split=t["validation_split"], metrics=metrics, seed=t["seed"],
-                      verbose=t["verbose"], callbacks=[last])
+                      verbose=t["verbose"], callbacks=[last],
+                      max_loss_growth=t["max_loss_growth"] or None)
     except KeyboardInterrupt:
         raise Interrupted(_save_interrupted(model, optimizer, last, t["epochs"], o, warn)) from None
     except TrainingDiverged:
