@@ -288,8 +288,8 @@ class GradientNoiseScale(Callback):
 def plot_noise_scale(gns: GradientNoiseScale, path=None, ax=None):
     """Plot ``B_simple`` over the training steps (log scale): the smoothed value and, faint,
     the ratio of each raw estimate. Returns the figure; saved as PNG when ``path`` is given."""
-    from .plot import _pyplot
-    plt = _pyplot()
+    from .plot import pyplot
+    plt = pyplot()
     if not gns.steps:
         raise ValueError("plot_noise_scale: the callback holds no estimates yet (train with it first)")
     if ax is None:

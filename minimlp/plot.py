@@ -21,7 +21,7 @@ _CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
 
-def _pyplot():
+def pyplot():
     """``matplotlib.pyplot``, with the Agg backend where there is no display."""
     import matplotlib
     if "matplotlib.pyplot" not in sys.modules and _headless():
@@ -58,7 +58,7 @@ def plot_history(history, path=None, *, title: str = "Training history"):
     epochs = list(getattr(history, "epochs", None) or range(1, len(curves["loss"]) + 1))
     names = ["loss"] + [k for k in curves if k not in ("loss", "time") and not k.startswith("val_")
                         and not k.startswith("health/") and curves[k]]   # health: plot_health
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(names), figsize=(5.2 * len(names), 4.0), squeeze=False)
     for ax, name in zip(axes[0], names):
         train = np.asarray(curves[name], dtype=float)
@@ -137,7 +137,7 @@ def plot_decision_boundary(model, X, labels, path=None, *, resolution: int = 250
     confidence = P.max(axis=1)
 
     from matplotlib.colors import to_rgb
-    plt = _pyplot()
+    plt = pyplot()
     colors = np.array([to_rgb(_CLASS_COLORS[k % len(_CLASS_COLORS)]) for k in range(C)])
     # Blend each class colour with white: strong where the model is sure, pale near the boundary.
     strength = 0.25 + 0.35 * (confidence - 1.0 / C) / (1.0 - 1.0 / C)
@@ -187,7 +187,7 @@ def plot_regression(model, X, Y, path=None, *, title: str | None = None):
         raise ValueError(f"plot_regression: the model must output one column, got {line.shape[1:]}")
     err = np.asarray(model.predict(X), dtype=float).reshape(-1) - Y
     mse = float(np.mean(err * err))
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.8, 4.4))
     ax.scatter(X[:, 0], Y, s=12, color=_CLASS_COLORS[0], alpha=0.6, label="targets")
     ax.plot(grid[:, 0], line[:, 0], color=_CLASS_COLORS[3], lw=2.5, label="model prediction")
@@ -263,7 +263,7 @@ def _fmt4(v: float) -> str:
 
 def _network_figure(net, widths, trace, sample, path, title):
     from . import explain
-    plt = _pyplot()
+    plt = pyplot()
     stages = explain._stages(net)
     names = [[f"i{i + 1}" for i in range(widths[0])]] + explain._neuron_names(widths)
     weight_names = []
@@ -383,7 +383,7 @@ def _network_heatmaps(net, dense, X, T, loss, path, title):
     import copy
 
     from .layers import Dense
-    plt = _pyplot()
+    plt = pyplot()
     grads = None
     if X is not None:
         work = copy.deepcopy(net)
@@ -429,7 +429,7 @@ def plot_health(history, path=None, *, title: str = "Training health"):
     if not any(found.values()):
         raise ValueError("plot_health: no 'health/...' values found; pass a HealthMonitor to "
                          "fit(callbacks=[...]) first")
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11.0, 7.6))
     for ax, (suffix, label, log) in zip(axes.ravel(), panels):
         series = found[suffix]

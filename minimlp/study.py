@@ -688,8 +688,8 @@ def summary_markdown(best, target, s_min, b_crit, b_simple, fastest, benched) ->
 def plot_study(best, target, s_min, b_crit, b_simple, out) -> list[str]:
     """``steps_to_target.png`` (log-log, perfect scaling, seed spread, B_crit and B_simple)
     and ``seconds_to_target.png``; returns their paths."""
-    from .plot import _pyplot
-    plt = _pyplot()
+    from .plot import pyplot
+    plt = pyplot()
     Bs = [B for B, v in best.items() if v["steps"] is not None]
     S = np.array([best[B]["steps"] for B in Bs], float)
     lo = S - np.array([best[B]["steps_min"] for B in Bs], float)

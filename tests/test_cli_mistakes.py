@@ -492,7 +492,9 @@ def test_ctrl_c_saves_exactly_the_state_at_the_end_of_the_last_epoch(tmp_path, c
 
     def fit(*args, callbacks=(), **kw):
         return real_fit(*args, callbacks=[*callbacks, Spy()], **kw)
+    import minimlp.commands.train as train_command
     monkeypatch.setattr(training, "fit", fit)
+    monkeypatch.setattr(train_command, "fit", fit)
     code, _, err = run_cli(capsys, *small_train(tmp_path, "--epochs", "10", "--batch-size", "4"))
     assert code == 130
     assert one_line_error(err, "train").endswith(
@@ -515,9 +517,12 @@ def test_ctrl_c_saves_exactly_the_state_at_the_end_of_the_last_epoch(tmp_path, c
 def test_ctrl_c_in_the_first_epoch_saves_nothing_and_says_so(tmp_path, capsys, monkeypatch):
     from minimlp import training
 
+    import minimlp.commands.train as train_command
+
     def fit(*args, **kw):
         raise KeyboardInterrupt
     monkeypatch.setattr(training, "fit", fit)
+    monkeypatch.setattr(train_command, "fit", fit)
     code, _, err = run_cli(capsys, *small_train(tmp_path))
     assert code == 130
     assert "before any epoch finished; nothing was saved" in one_line_error(err, "train")

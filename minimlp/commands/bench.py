@@ -9,6 +9,9 @@ import sys
 import numpy as np
 
 from ..cli import UsageError
+from ..activations import activation_classes
+from .. import bench
+from ..config import check_output_file, ConfigError, parse_widths
 
 HELP = "time a training step over batch sizes and thread counts against its GEMM floor"
 
@@ -19,7 +22,6 @@ NOISY = 0.20
 def add_arguments(parser) -> None:
     parser.add_argument("--layers", default="64-128-64-10",
                         help="layer widths joined by '-', input to output (default 64-128-64-10)")
-    from ..activations import activation_classes
     parser.add_argument("--activation", default="relu", choices=sorted(activation_classes()),
                         help="activation after every hidden layer (default relu)")
     parser.add_argument("--loss", default="ce", choices=("ce", "mse"),
@@ -48,8 +50,6 @@ def add_arguments(parser) -> None:
 
 
 def _parse(args):
-    from .. import bench
-    from ..config import parse_widths
 
     try:
         widths = tuple(parse_widths(args.layers))   # the same parser as 'minimlp train'
@@ -95,7 +95,6 @@ def sweep_with_spread(widths, activation, loss, batch_sizes, dtype, threads, rep
     ``floor``), ``step_iqr_rel`` and ``floor_iqr_rel`` (interquartile range / median), and
     ``noisy`` (either above ``NOISY``)."""
     from threadpoolctl import threadpool_limits
-    from .. import bench
 
     rows = []
     for n_threads in threads:
@@ -125,7 +124,6 @@ def format_table(rows: list[dict]) -> str:
     """``bench.format_table`` with two more columns: the spread of the step's and of the
     floor's rounds (interquartile range as a percentage of the median; ``*`` past
     ``NOISY``)."""
-    from .. import bench
 
     lines = bench.format_table(rows).split("\n")
     extra = [("step IQR", "floor IQR")] + [
@@ -143,7 +141,6 @@ def format_table(rows: list[dict]) -> str:
 def _check_outputs(args) -> None:
     """Fail before the timing, not after it: --json and --plot must be writable files and
     --plot needs matplotlib."""
-    from ..config import ConfigError, check_output_file
     for flag, path in (("--json", args.json), ("--plot", args.plot)):
         if path:
             try:
@@ -173,7 +170,6 @@ def _write(path: str, what: str, write) -> bool:
 def run(args) -> int:
     """Exit codes: 0 done; 1 a --json/--plot file could not be written after the run (the
     table is printed anyway); 2 a mistake in the flags or an unwritable --json/--plot."""
-    from .. import bench
 
     widths, batch_sizes, threads = _parse(args)
     _check_outputs(args)

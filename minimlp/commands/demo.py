@@ -11,6 +11,11 @@ import os
 import time
 
 import numpy as np
+from .. import MSELoss, plot, SGD, TrainStep
+from ..tutorial import tutorial_network, weight_parameters
+from ..config import check_config, check_output_dir, ConfigError
+from .train import _check_plotting, run_config
+from ..cli import UsageError
 
 HELP = "train the tutorial network, then a spirals classifier, and write plots (the default command)"
 
@@ -44,13 +49,10 @@ def tutorial_demo(name: str = "mazur", steps: int = 10000, out=print, diagram: s
     """Train a tutorial network with its biases frozen; print its forward values, gradients
     and loss before and after. Draws the untrained network to ``diagram`` (a PNG path) when
     given. Returns the final loss."""
-    from .. import MSELoss, SGD, TrainStep
-    from ..tutorial import tutorial_network, weight_parameters
 
     net, X, T = tutorial_network(name)
     if diagram is not None:
-        from .. import plot
-        plot._pyplot().close(plot.plot_network(
+        plot.pyplot().close(plot.plot_network(
             net, diagram, title=f"The tutorial network ({name}) before training"))
     loss = MSELoss()
     out(f"== The tutorial network ({name}): 2-2-2 sigmoid, one sample, SGD lr 0.5, biases frozen ==")
@@ -77,8 +79,6 @@ def tutorial_demo(name: str = "mazur", steps: int = 10000, out=print, diagram: s
 
 def spirals_demo(epochs: int, folder: str, plots: bool = True, out=print) -> dict:
     """Train the ``SPIRALS`` configuration; returns ``run_config``'s summary."""
-    from ..config import check_config
-    from .train import run_config
     raw = {section: dict(table) for section, table in SPIRALS.items()}
     raw["training"]["epochs"] = epochs
     raw["output"]["dir"] = folder
@@ -91,18 +91,15 @@ def spirals_demo(epochs: int, folder: str, plots: bool = True, out=print) -> dic
 
 
 def run(args) -> int:
-    from ..cli import UsageError
     if args.steps < 0:
         raise UsageError(f"--steps must be >= 0, got {args.steps}")
     if args.epochs < 1:
         raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
-    from ..config import ConfigError, check_output_dir
     try:
         check_output_dir(args.out, "--out")   # before the training, not after it
     except ConfigError as e:
         raise UsageError(str(e)) from None
     if not args.no_plots:
-        from .train import _check_plotting
         _check_plotting()
     start = time.perf_counter()
     try:

@@ -6,6 +6,11 @@ import difflib
 import json
 import sys
 from pathlib import Path
+from ..explain import ACTIVATIONS, build_stack, format_markdown, format_text, mazur_note, trace_step
+from ..tutorial import NETWORKS
+from ..cli import UsageError
+from .. import CrossEntropyLoss, MSELoss, plot as plots
+from ..config import check_output_file, ConfigError
 
 HELP = "print the chain-rule trace of one SGD step of a small network (default: Mazur's 2-2-2)"
 
@@ -33,8 +38,6 @@ examples:
 def add_arguments(parser) -> None:
     import argparse
 
-    from ..explain import ACTIVATIONS
-    from ..tutorial import NETWORKS
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
@@ -67,7 +70,6 @@ def add_arguments(parser) -> None:
 
 
 def _json(text: str, flag: str):
-    from ..cli import UsageError
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
@@ -75,7 +77,6 @@ def _json(text: str, flag: str):
 
 
 def _read_config(path: str) -> dict:
-    from ..cli import UsageError
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"--config: no such file: {path}")
@@ -115,8 +116,6 @@ def _read_config(path: str) -> dict:
 
 def resolve(args) -> dict:
     """The network's values: the tutorial network, then the config file, then the flags."""
-    from ..cli import UsageError
-    from ..tutorial import NETWORKS
 
     cfg = _read_config(args.config) if args.config else {}
     for key in ("weights", "biases", "inputs", "targets"):
@@ -165,7 +164,6 @@ def values_loss(cfg: dict) -> str:
 
 def _rows(value, what: str):
     import numpy as np
-    from ..cli import UsageError
     try:
         A = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -176,8 +174,6 @@ def _rows(value, what: str):
 
 def explain(values: dict, fmt: str = "text", digits: int = 9, plot: str | None = None) -> str:
     """The formatted trace for resolved ``values`` (see ``resolve``); draws it to ``plot``."""
-    from .. import CrossEntropyLoss, MSELoss
-    from ..explain import build_stack, format_markdown, format_text, mazur_note, trace_step
 
     net = build_stack(values["weights"], values["biases"], values["activation"], values["output_activation"])
     X = _rows(values["inputs"], "inputs")
@@ -203,8 +199,7 @@ def explain(values: dict, fmt: str = "text", digits: int = 9, plot: str | None =
                        title=f"{title}: one SGD step, by the chain rule", digits=digits,
                        mazur=is_mazur)
     if plot:
-        from .. import plot as plots
-        plots._pyplot().close(plots.plot_network(start, X, T, plot, loss=loss, lr=values["lr"],
+        plots.pyplot().close(plots.plot_network(start, X, T, plot, loss=loss, lr=values["lr"],
                                                  train_biases=values["train_biases"]))
     if name == "mazur" and not changed:
         mazur_note(net, X, T, trace)
@@ -212,14 +207,12 @@ def explain(values: dict, fmt: str = "text", digits: int = 9, plot: str | None =
 
 
 def run(args) -> int:
-    from ..cli import UsageError
 
     if not 1 <= args.digits <= 17:
         raise UsageError(f"--digits must be between 1 and 17, got {args.digits}")
     values = resolve(args)
     try:
         if args.plot:
-            from ..config import ConfigError, check_output_file
             try:
                 check_output_file(args.plot, "--plot")
             except ConfigError as e:

@@ -1,5 +1,9 @@
 """``minimlp export``: write a saved model in another format (ONNX), to run without minimlp."""
 from __future__ import annotations
+from .. import io
+from ..cli import UsageError
+from ..config import check_output_file, ConfigError
+from ..interop import export_onnx
 
 HELP = "write a saved model (.npz) as an ONNX file that onnxruntime runs without minimlp"
 
@@ -24,10 +28,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from .. import io
-    from ..cli import UsageError
-    from ..config import ConfigError, check_output_file
-    from ..interop import export_onnx
 
     try:
         check_output_file(args.onnx, "--onnx")     # before loading, not after

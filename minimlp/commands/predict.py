@@ -4,6 +4,10 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from .. import io
+from ..cli import UsageError
+from ..config import check_output_file, ConfigError
+from ..training import predict_classes, predict_proba
 
 HELP = "run a saved model (.npz from 'minimlp train' or mm.save) on the rows of a CSV file"
 
@@ -126,10 +130,6 @@ def _parse_rows(path: str, lines, chunk: int = 8192) -> np.ndarray:
 
 
 def run(args) -> int:
-    from .. import io
-    from ..cli import UsageError
-    from ..config import ConfigError, check_output_file
-    from ..training import predict_classes
     try:
         model = io.load(args.model)
     except FileNotFoundError:
@@ -181,7 +181,6 @@ def run(args) -> int:
         Y = predict_classes(model, X, threshold=args.threshold).reshape(-1, 1)
         header, fmt = "class", "%d"
     elif args.proba:
-        from ..training import predict_proba
         Y = predict_proba(model, X)
         header, fmt = ",".join(f"p{k}" for k in range(Y.shape[1])), "%.17g"
     else:

@@ -1,5 +1,9 @@
 """``minimlp study batch-size``: steps and seconds to a target at every batch size."""
 from __future__ import annotations
+from . import train
+from ..cli import UsageError
+from ..config import ConfigError
+from ..study import batch_size_study
 
 HELP = "batch-size study: steps and seconds to a target at every batch size (local or Dask)"
 
@@ -22,7 +26,6 @@ each worker machine (minimlp installed there too); see docs/batch-size.md.
 
 
 def add_arguments(parser) -> None:
-    from . import train
     train.add_arguments(parser)   # the training config, exactly as 'minimlp train' takes it
     parser.epilog = EPILOG
     parser.add_argument("study", choices=("batch-size",), help="what to study")
@@ -49,10 +52,6 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     import os
-    from ..cli import UsageError
-    from ..config import ConfigError
-    from ..study import batch_size_study
-    from . import train
     if args.list:
         print(train.list_choices())
         return 0

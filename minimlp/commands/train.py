@@ -7,6 +7,13 @@ import time
 import numpy as np
 
 from ..callbacks import Callback, state_arrays
+from ..cli import Interrupted, UsageError
+from ..config import activation_types, check_config, ConfigError, DEFAULTS, layer_types, optimizer_types, output_paths, parse_value, read_config
+from ..datasets import DATASETS
+from ..metrics import METRICS
+from ..training import fit, LOSSES, TrainingDiverged
+from ..losses import BCEWithLogitsLoss, CrossEntropyLoss
+from .. import io, plot
 
 HELP = "train a network on a toy data set, from flags or a TOML config file"
 
@@ -74,8 +81,6 @@ def add_arguments(parser) -> None:
 
 
 def _key_values(items: list[str], flag: str) -> dict:
-    from ..cli import UsageError
-    from ..config import parse_value
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -87,7 +92,6 @@ def _key_values(items: list[str], flag: str) -> dict:
 
 def build_config(args) -> dict:
     """The configuration: the ``--config`` file (or the defaults), overridden by the flags."""
-    from ..config import DEFAULTS, check_config, read_config
     config = read_config(args.config) if args.config else check_config({})
     overrides = {
         ("data", "name"): args.data, ("model", "layers"): args.layers,
@@ -120,10 +124,6 @@ def build_config(args) -> dict:
 
 
 def list_choices() -> str:
-    from ..config import activation_types, layer_types, optimizer_types
-    from ..datasets import DATASETS
-    from ..metrics import METRICS
-    from ..training import LOSSES
     rows = [("data sets", DATASETS), ("layer types (model.layers tables)", layer_types()),
             ("activations", activation_types()), ("losses", LOSSES),
             ("optimizers", optimizer_types()), ("metrics", METRICS)]
@@ -133,8 +133,6 @@ def list_choices() -> str:
 def _targets(Y, task: str, loss, out_features: int):
     """Targets in the form ``loss`` takes: labels for cross-entropy, a 0/1 column for a
     one-output binary loss, one-hot rows for MSE on classes."""
-    from ..cli import UsageError
-    from ..losses import BCEWithLogitsLoss, CrossEntropyLoss
     if task == "regression":
         if isinstance(loss, (CrossEntropyLoss, BCEWithLogitsLoss)):
             raise UsageError(f"loss {loss!r} needs class labels, but the data set is a regression "
@@ -150,7 +148,6 @@ def _targets(Y, task: str, loss, out_features: int):
 def _check_split(n: int, fraction: float, data: str) -> None:
     """Raise ``ConfigError`` when ``fraction`` of ``n`` rows leaves no validation or no
     training row (as ``fit`` would, but before the model summary is printed)."""
-    from ..config import ConfigError
     if not fraction:
         return
     n_val = int(round(n * fraction))
@@ -221,8 +218,6 @@ def _write_outputs(model, optimizer, history, output: dict, warn) -> tuple[list[
     """Write the model and history files of ``output``; returns ``(written, problems)``.
     An output that cannot be written where asked (a full disk, a folder gone or read-only
     since the check) is written to a fallback file instead, and both are reported."""
-    from .. import io
-    from ..config import output_paths
     written, problems = [], []
 
     def write(what, path):
@@ -262,7 +257,6 @@ def _write_outputs(model, optimizer, history, output: dict, warn) -> tuple[list[
 def _check_plotting() -> None:
     """Raise ``UsageError`` (before any training) when matplotlib, which draws the plots, is
     missing."""
-    from ..cli import UsageError
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -280,11 +274,8 @@ def run_config(config: dict, out=print, warn=None) -> dict:
     ``TrainingDiverged`` when training diverges, and ``Interrupted`` after Ctrl-C, once the
     model and history of the last finished epoch are saved."""
     import sys
-    from ..cli import Interrupted, UsageError
     from ..config import (DEFAULTS, ConfigError, build_model, build_optimizer, check_output,
                           get_loss, get_metrics, load_data, task_of)
-    from ..training import TrainingDiverged, fit
-    from ..losses import BCEWithLogitsLoss
 
     if warn is None:
         def warn(message):
@@ -385,8 +376,7 @@ def _save_interrupted(model, optimizer, last: _LastEpoch, epochs: int, output: d
 
 
 def _plots(model, X, Y, task, history, folder) -> list[str]:
-    from .. import plot
-    plt = plot._pyplot()
+    plt = plot.pyplot()
     written = []
     fig = plot.plot_history(history, os.path.join(folder, "history.png"))
     plt.close(fig)
@@ -406,8 +396,6 @@ def run(args) -> int:
     """Exit codes: 0 trained and saved; 1 trained, but an output went to a fallback file
     (named on stderr); 2 a mistake in the flags or the config; 3 training diverged
     (``TrainingDiverged``, raised to ``cli.main``); 130 interrupted with Ctrl-C."""
-    from ..cli import UsageError
-    from ..config import ConfigError
     if args.list:
         print(list_choices())
         return 0
