@@ -1,0 +1,212 @@
+"""The objective of scikit-learn's MLP as minimlp losses: sample-weighted losses on the
+output layer's pre-activation ``Z``, and an L2 penalty on the weight matrices.
+
+    J = 1/S * sum_n w_n l(Z[n], T[n])  +  alpha/(2 S) * sum_W |W|^2,      S = sum_n w_n
+
+``minimlp.sklearn`` trains with these; they are ordinary ``Loss`` objects, so a
+``Sequential``, an optimizer and ``gradcheck`` use them as any other loss.
+
+Targets carry the weights: a loss here takes ``T`` of shape ``(N, D + 1)`` for predictions
+``Z`` of shape ``(N, D)``, the first ``D`` columns the targets, the last one each row's
+weight ``w_n >= 0`` (ones for an unweighted batch). One array per batch then travels through
+batching, shuffling and a train step unchanged.
+
+Each loss pairs an output activation ``f`` with its canonical loss, so that
+``dl/dZ = f(Z) - T`` (scikit-learn's ``delta = activation - y``):
+
+=====================  ===============  ==============================================
+class                  f (prediction)   l(Z[n], T[n]) (summed over the D outputs)
+=====================  ===============  ==============================================
+HalfSquaredError       identity         1/(2D) * sum_k (Z - T)^2
+SigmoidLogLoss         logistic         -sum_k T log s(Z) + (1 - T) log(1 - s(Z))
+SoftmaxLogLoss         softmax          -sum_k T log softmax(Z)_k
+HalfPoissonDeviance    exp              sum_k exp(Z) - T Z + T log T - T
+=====================  ===============  ==============================================
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit, log_expit, xlogy
+
+from ._checks import check_real
+from .layer import Array, Parameter
+from .losses import Loss
+
+__all__ = ["WeightedLoss", "HalfSquaredError", "SigmoidLogLoss", "SoftmaxLogLoss",
+           "HalfPoissonDeviance", "L2Penalty"]
+
+
+class WeightedLoss(Loss):
+    """Base class: ``L = 1/S * sum_n w_n l(Z[n], T[n])`` with ``S = sum_n w_n``::
+
+        dL/dZ[n] = w_n / S * (f(Z[n]) - T[n]) / scale
+
+    ``T`` is ``(N, D + 1)``: targets, then the weights (see the module docstring).
+    ``weight_sum`` is ``S`` of the last ``forward`` (the penalty divides by it too).
+    A subclass writes ``_rows(Z, T) -> l`` of shape ``(N,)`` and ``_link(Z, out) -> f(Z)``.
+    """
+
+    #: Divides the gradient (HalfSquaredError: the D of its mean over outputs).
+    _per_output_mean = False
+    weight_sum = None
+
+    def __init__(self):
+        super().__init__("mean")
+
+    def check_targets(self, T, shape: tuple, dtype) -> Array:
+        """``T`` of shape ``(N, D + 1)`` for predictions ``(N, D)``: finite, weights >= 0."""
+        N, D = shape
+        T = self._as_float_targets(T, dtype)
+        if T.shape != (N, D + 1):
+            raise ValueError(f"{self!r}: targets must have shape (N, D + 1) = {(N, D + 1)} for "
+                             f"predictions {shape} (the last column holds the sample weights), "
+                             f"got {T.shape}")
+        if T[:, -1].min() < 0:
+            raise ValueError(f"{self!r}: sample weights (the last target column) must be >= 0, "
+                             f"got a minimum of {T[:, -1].min()}")
+        self._check_values(T[:, :-1])
+        return T
+
+    def _check_values(self, T: Array) -> None:
+        """Refuse targets outside the loss's domain (a subclass narrows it)."""
+
+    def _forward(self, Z, T):
+        w = T[:, -1]
+        S = float(np.add.reduce(w))
+        if not S > 0:
+            raise ValueError(f"{self!r}: the sample weights of this batch sum to {S}; a batch "
+                             "needs a positive total weight")
+        self._Y, self._T, self.weight_sum = Z, T, S
+        return float(np.dot(w, self._rows(Z, T[:, :-1]))) / S
+
+    def _backward(self):
+        Z, T = self._Y, self._T
+        G = self._link(Z, self._grad_buffer(Z))
+        G -= T[:, :-1]
+        scale = self.weight_sum * (Z.shape[1] if self._per_output_mean else 1)
+        G *= (T[:, -1] / scale)[:, None]
+        return G
+
+    def predict(self, Z: Array) -> Array:
+        """The prediction ``f(Z)`` (a new array, shape of ``Z``)."""
+        return self._link(Z, np.empty_like(Z))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class HalfSquaredError(WeightedLoss):
+    """Half the squared error, the mean over the ``D`` outputs (scikit-learn's
+    ``squared_loss``)::
+
+        l = 1/(2D) * sum_k (Z[n,k] - T[n,k])^2        dL/dZ = w_n (Z - T) / (S D)
+
+    With unit weights, ``MSELoss / 2``. (scikit-learn's MLP leaves the ``1/D`` out of its
+    gradient; the two agree for one output.)
+    """
+
+    _per_output_mean = True
+
+    def _rows(self, Z, T):
+        D = Z - T
+        return 0.5 * np.einsum("nk,nk->n", D, D) / Z.shape[1]
+
+    def _link(self, Z, out):
+        np.copyto(out, Z)
+        return out
+
+
+class SigmoidLogLoss(WeightedLoss):
+    """One binary cross-entropy per output, summed (two classes, multilabel)::
+
+        l = -sum_k T log s(Z) + (1 - T) log(1 - s(Z)),   s = sigmoid
+        dL/dZ = w_n (s(Z) - T) / S
+
+    ``log s`` is ``scipy.special.log_expit``: finite at any logit. Targets in [0, 1].
+    """
+
+    def _check_values(self, T):
+        if T.size and (T.min() < 0 or T.max() > 1):
+            raise ValueError(f"{self!r}: targets must lie in [0, 1], got [{T.min()}, {T.max()}]")
+
+    def _rows(self, Z, T):
+        return -(T * log_expit(Z) + (1.0 - T) * log_expit(-Z)).sum(axis=1)
+
+    def _link(self, Z, out):
+        return expit(Z, out=out)
+
+
+class SoftmaxLogLoss(WeightedLoss):
+    """Cross-entropy of a softmax over the ``D`` outputs (one class per row)::
+
+        l = logsumexp(Z[n]) - sum_k T[n,k] Z[n,k]     (T rows are probabilities)
+        dL/dZ = w_n (softmax(Z) - T) / S
+    """
+
+    def _check_values(self, T):
+        if T.size and (T.min() < 0 or not np.allclose(T.sum(axis=1), 1.0, atol=1e-4)):
+            raise ValueError(f"{self!r}: target rows must be probabilities (>= 0, summing to 1)")
+
+    def _rows(self, Z, T):
+        m = Z.max(axis=1)
+        lse = m + np.log(np.exp(Z - m[:, None]).sum(axis=1))
+        return lse - np.einsum("nk,nk->n", T, Z)
+
+    def _link(self, Z, out):
+        np.subtract(Z, Z.max(axis=1, keepdims=True), out=out)
+        np.exp(out, out=out)
+        out /= out.sum(axis=1, keepdims=True)
+        return out
+
+
+class HalfPoissonDeviance(WeightedLoss):
+    """Half the Poisson deviance of the rate ``exp(Z)`` (scikit-learn's ``poisson_loss``)::
+
+        l = sum_k exp(Z) - T Z + T log T - T           dL/dZ = w_n (exp(Z) - T) / S
+
+    ``exp(Z) - T Z`` is ``PoissonNLLLoss(log_input=True)``; ``T log T - T`` (0 log 0 = 0)
+    depends on the targets only: it makes a perfect fit score 0. Targets ``T >= 0``.
+    """
+
+    def _check_values(self, T):
+        if T.size and T.min() < 0:
+            raise ValueError(f"{self!r}: targets must be counts or rates >= 0, got {T.min()}")
+
+    def _rows(self, Z, T):
+        return (np.exp(Z) - T * Z + xlogy(T, T) - T).sum(axis=1)
+
+    def _link(self, Z, out):
+        return np.exp(Z, out=out)
+
+
+class L2Penalty:
+    """The L2 penalty ``alpha/(2 S) * sum_W |W|^2`` on some parameters (scikit-learn's MLP:
+    the weight matrices, not the biases; ``S`` the batch's total sample weight)::
+
+        dJ/dW = alpha / S * W
+
+    ``add_to_grads(S)`` adds that to each parameter's ``grad`` (after ``backward`` wrote
+    it) and returns the penalty's value. ``alpha >= 0``; ``alpha = 0`` does nothing.
+    """
+
+    def __init__(self, params: list[Parameter], alpha: float):
+        self.params = list(params)
+        self.alpha = check_real(alpha, "alpha", "L2Penalty", low=0.0)
+        self._scratch = [np.empty_like(p.value) for p in self.params] if self.alpha else []
+
+    def value(self, S: float) -> float:
+        """``alpha/(2 S) * sum |W|^2``."""
+        if not self.alpha:
+            return 0.0
+        return 0.5 * self.alpha * sum(float(np.vdot(p.value, p.value)) for p in self.params) / S
+
+    def add_to_grads(self, S: float) -> float:
+        """``grad += alpha/S * W`` for each parameter; returns ``value(S)``."""
+        if not self.alpha:
+            return 0.0
+        for p, tmp in zip(self.params, self._scratch):
+            p.grad += np.multiply(p.value, self.alpha / S, out=tmp)
+        return self.value(S)
+
+    def __repr__(self) -> str:
+        return f"L2Penalty({len(self.params)} parameters, alpha={self.alpha})"
