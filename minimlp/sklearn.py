@@ -273,9 +273,11 @@ class _BaseMLP(BaseEstimator):
         w = w.astype(dtype)
         if w.shape != (n,):
             raise ValueError(f"sample_weight.shape == {w.shape}, expected ({n},)!")
-        if not np.isfinite(w).all() or w.min() < 0 or not w.sum() > 0:
-            raise ValueError("sample_weight must be finite and >= 0 with a positive sum, got "
-                             f"values in [{w.min()}, {w.max()}]")
+        if not np.isfinite(w).all() or w.min() < 0:
+            raise ValueError("sample_weight must be finite and >= 0, got values in "
+                             f"[{w.min()}, {w.max()}]")
+        if not w.sum() > 0:
+            raise ValueError("sample_weight is all zero: at least one weight must be positive")
         return w
 
     def _output(self, X) -> np.ndarray:
@@ -743,7 +745,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _validate_input(self, X, y, incremental, reset, classes=None):
         name = type(self).__name__
         if self.loss not in ("squared_error", "poisson"):
-            raise ValueError(f"{name}: loss must be 'squared_error' or 'poisson', got {self.loss!r}")
+            hint = ("; hidden_layer_sizes is the second positional argument, as in scikit-learn "
+                    f"(write hidden_layer_sizes={self.loss!r})") if not isinstance(self.loss, str) else ""
+            raise ValueError(f"{name}: loss must be 'squared_error' or 'poisson', got "
+                             f"{self.loss!r}{hint}")
         X, y = _validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                               y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
