@@ -4,7 +4,9 @@ output layer's pre-activation ``Z``, and an L2 penalty on the weight matrices.
     J = 1/S * sum_n w_n l(Z[n], T[n])  +  alpha/(2 S) * sum_W |W|^2,      S = sum_n w_n
 
 ``minimlp.sklearn`` trains with these; they are ordinary ``Loss`` objects, so a
-``Sequential``, an optimizer and ``gradcheck`` use them as any other loss.
+``Sequential``, an optimizer and ``gradcheck`` use them as any other loss. The penalty's
+gradient is added in one place: just before the update, by ``Penalized(optimizer, ...)``
+(and by the estimators' full-batch objective for L-BFGS).
 
 Targets carry the weights: a loss here takes ``T`` of shape ``(N, D + 1)`` for predictions
 ``Z`` of shape ``(N, D)``, the first ``D`` columns the targets, the last one each row's
@@ -31,9 +33,10 @@ from scipy.special import expit, log_expit, xlogy
 from ._checks import check_real
 from .layer import Array, Parameter
 from .losses import Loss
+from .optim import Optimizer
 
 __all__ = ["WeightedLoss", "HalfSquaredError", "SigmoidLogLoss", "SoftmaxLogLoss",
-           "HalfPoissonDeviance", "L2Penalty"]
+           "HalfPoissonDeviance", "L2Penalty", "Penalized"]
 
 
 class WeightedLoss(Loss):
@@ -210,3 +213,58 @@ class L2Penalty:
 
     def __repr__(self) -> str:
         return f"L2Penalty({len(self.params)} parameters, alpha={self.alpha})"
+
+
+class Penalized(Optimizer):
+    """``optimizer`` with a penalty's gradient added just before each update::
+
+        S = loss.weight_sum                      (the batch's total sample weight)
+        grad += dP/dtheta  for P = penalty at S  (L2Penalty: alpha / S * W)
+        optimizer.step()
+
+    This is where the estimators apply their L2 penalty during stochastic training (PyTorch
+    calls an L2 term added to the gradient before the update coupled weight decay).
+    ``penalty_value`` is ``P`` at the parameters before the last update. The wrapped
+    optimizer keeps the parameters, state and learning rate; ``lr`` reads and sets its rate.
+    """
+
+    def __init__(self, optimizer: Optimizer, penalty: L2Penalty, loss: WeightedLoss):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"Penalized: optimizer must be a minimlp Optimizer, got "
+                            f"{type(optimizer).__name__}")
+        # No Optimizer.__init__: the wrapped optimizer owns the state and the scratch.
+        self.optimizer, self.penalty, self.loss = optimizer, penalty, loss
+        self.params = optimizer.params
+        self.penalty_value = 0.0
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.lr
+
+    @lr.setter
+    def lr(self, value) -> None:
+        self.optimizer.lr = value
+
+    @property
+    def steps(self) -> int:
+        return self.optimizer.steps
+
+    def step(self) -> None:
+        """Add the penalty's gradient, then the wrapped optimizer's update."""
+        self.penalty_value = self.penalty.add_to_grads(self.loss.weight_sum)
+        self.optimizer.step()
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad()
+
+    def state_dict(self) -> dict:
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state)
+
+    def hyperparameters(self) -> dict:
+        return self.optimizer.hyperparameters()
+
+    def __repr__(self) -> str:
+        return f"Penalized({self.optimizer!r}, {self.penalty!r})"

@@ -55,7 +55,8 @@ from sklearn.utils.validation import check_is_fitted
 from .activations import ELU, GELU, Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 from .dropout import Dropout
 from .layers import Dense
-from .objective import HalfPoissonDeviance, HalfSquaredError, L2Penalty, SigmoidLogLoss, SoftmaxLogLoss
+from .objective import (HalfPoissonDeviance, HalfSquaredError, L2Penalty, Penalized, SigmoidLogLoss,
+                        SoftmaxLogLoss)
 from .optim import SGD, Adam
 from .sequential import Sequential
 from .training import TrainingDiverged
@@ -376,6 +377,7 @@ class _BaseMLP(BaseEstimator):
         if not incremental or self._optimizer is None:
             self._optimizer = self._make_optimizer()
         opt = self._optimizer
+        self._update = Penalized(opt, self._penalty, self._loss)
         X_val = Tw_val = None
         if self.early_stopping:
             stratify = Tw[:, 0] if is_classifier(self) and self.n_outputs_ == 1 else None
@@ -461,14 +463,13 @@ class _BaseMLP(BaseEstimator):
     def _step(self, Xb, Tb) -> float:
         """One update on a batch; returns the batch's objective (loss + penalty) before the
         update. A non-finite loss returns at once, before any parameter changes."""
-        net, loss = self.model_, self._loss
+        net, loss, update = self.model_, self._loss, self._update
         value = loss.forward(net.forward(Xb), Tb)
         if not np.isfinite(value):
             return value
         net.backward(loss.backward())
-        value += self._penalty.add_to_grads(loss.weight_sum)
-        self._optimizer.step()
-        return value
+        update.step()                                   # the penalty's gradient, then the update
+        return value + update.penalty_value
 
     def _diverged(self, batch: int, value: float) -> None:
         """A non-finite batch loss: with early stopping, record NaN and keep the best

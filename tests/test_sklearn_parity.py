@@ -646,3 +646,22 @@ def test_poisson_nll_loss_gradcheck_and_refusals():
         mm.PoissonNLLLoss(full="yes")
     assert repr(mm.PoissonNLLLoss(log_input=False, reduction="sum")) == \
         "PoissonNLLLoss(log_input=False, reduction='sum')"
+
+
+def test_penalized_adds_the_penalty_gradient_before_the_update():
+    rng = np.random.default_rng(7)
+    W = mm.Parameter(rng.standard_normal((3, 2)), "W")
+    b = mm.Parameter(rng.standard_normal(2), "b")
+    W.grad[...], b.grad[...] = rng.standard_normal((3, 2)), rng.standard_normal(2)
+    W0, gW, b0, gb = W.value.copy(), W.grad.copy(), b.value.copy(), b.grad.copy()
+    loss = objective.HalfSquaredError()
+    loss.forward(np.zeros((4, 1)), np.c_[np.ones(4), [0.5, 1.0, 1.5, 1.0]])     # S = 4
+    opt = objective.Penalized(mm.SGD([W, b], lr=0.1), objective.L2Penalty([W], alpha=0.2), loss)
+    opt.step()
+    np.testing.assert_allclose(W.value, W0 - 0.1 * (gW + 0.2 / 4.0 * W0), rtol=1e-13)
+    np.testing.assert_allclose(b.value, b0 - 0.1 * gb, rtol=1e-13)      # biases: no penalty
+    assert opt.penalty_value == pytest.approx(0.5 * 0.2 * (W0 ** 2).sum() / 4.0, rel=1e-13)
+    opt.lr = 0.01
+    assert opt.optimizer.lr == 0.01 and opt.steps == 1
+    with pytest.raises(TypeError, match="Optimizer"):
+        objective.Penalized("sgd", objective.L2Penalty([W], 0.1), loss)
