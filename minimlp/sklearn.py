@@ -89,6 +89,21 @@ def _random_state(random_state) -> np.random.RandomState:
     return check_random_state(random_state)
 
 
+class _Arrays(list):
+    """The list behind ``coefs_``/``intercepts_``: ``arrays[i] = A`` writes ``A`` into the
+    network (checked as an assignment of the whole list), as scikit-learn's list would."""
+
+    def __init__(self, est, what: str, arrays: list):
+        super().__init__(arrays)
+        self._est, self._what = est, what
+
+    def __setitem__(self, i, value) -> None:
+        values = list(self)
+        values[i] = value
+        setattr(self._est, self._what, values)
+        super().__setitem__(i, getattr(self._est, self._what)[i])
+
+
 class _BaseMLP(BaseEstimator):
     """Shared fitting code; the subclasses say how targets map to outputs and the loss."""
 
@@ -243,9 +258,10 @@ class _BaseMLP(BaseEstimator):
     @property
     def coefs_(self) -> list[np.ndarray]:
         """The weight matrices ``W`` (fan_in, fan_out) of the Dense layers (scikit-learn's
-        ``coefs_``); live arrays. Assigning a list of arrays of the same shapes copies them in."""
+        ``coefs_``); live arrays. Assigning a list of arrays of the same shapes, or one array
+        (``coefs_[i] = W``), copies them into the network."""
         check_is_fitted(self)
-        return [d.W for d in self._dense]
+        return _Arrays(self, "coefs_", [d.W for d in self._dense])
 
     @coefs_.setter
     def coefs_(self, values) -> None:
@@ -255,7 +271,7 @@ class _BaseMLP(BaseEstimator):
     def intercepts_(self) -> list[np.ndarray]:
         """The bias vectors ``b`` (fan_out,) of the Dense layers; assignable as ``coefs_``."""
         check_is_fitted(self)
-        return [d.b for d in self._dense]
+        return _Arrays(self, "intercepts_", [d.b for d in self._dense])
 
     @intercepts_.setter
     def intercepts_(self, values) -> None:

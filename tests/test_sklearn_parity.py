@@ -373,6 +373,8 @@ def test_coefs_and_intercepts_can_be_assigned():
     Z = H @ W[1] + b[1]
     P = np.exp(Z - Z.max(1, keepdims=True))
     np.testing.assert_allclose(est.predict_proba(X_IRIS), P / P.sum(1, keepdims=True), rtol=1e-12)
+    est.coefs_[1] = W[1] * 2                           # scikit-learn's test_fit writes items
+    np.testing.assert_array_equal(est.coefs_[1], W[1] * 2)
     with pytest.raises(ValueError, match=r"coefs_\[0\] must be a finite real array of shape \(4, 2\)"):
         est.coefs_ = [np.ones((3, 2)), W[1]]
     with pytest.raises(ValueError, match="needs 2 arrays"):
