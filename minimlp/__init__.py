@@ -24,7 +24,7 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1
 from .normalization import BatchNorm1d, LayerNorm
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, clip_grad_value
 from .sequential import Sequential
-from . import callbacks, datasets, metrics
+from . import callbacks, datasets, metrics, objective
 from .callbacks import Callback, EarlyStopping
 from .checkpoint import ModelCheckpoint
 from .step import TrainStep, TrainingDiverged
@@ -53,7 +53,7 @@ __all__ = [
     "save", "load",
     "TrainStep", "fit", "evaluate",
     "History", "TrainingDiverged", "predict_classes", "predict_proba",
-    "Callback", "EarlyStopping", "ModelCheckpoint", "callbacks", "datasets", "metrics",
+    "Callback", "EarlyStopping", "ModelCheckpoint", "callbacks", "datasets", "metrics", "objective",
     "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
     "LinearLR", "CosineAnnealingWarmRestarts", "OneCycleLR", "SequentialLR",
     "HealthMonitor",

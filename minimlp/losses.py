@@ -772,7 +772,9 @@ def get_loss(loss, owner: str = "fit") -> Loss:
 
 
 class PoissonNLLLoss(Loss):
-    """Negative log-likelihood of a Poisson target (PyTorch's ``PoissonNLLLoss``)::
+    """Negative log-likelihood of a Poisson target (PyTorch's ``PoissonNLLLoss``).
+
+    ::
 
         log_input=True  (default; Y is the log of the rate):
             l = exp(Y) - T * Y                    dl/dY = exp(Y) - T

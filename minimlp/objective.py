@@ -40,7 +40,9 @@ __all__ = ["WeightedLoss", "HalfSquaredError", "SigmoidLogLoss", "SoftmaxLogLoss
 
 
 class WeightedLoss(Loss):
-    """Base class: ``L = 1/S * sum_n w_n l(Z[n], T[n])`` with ``S = sum_n w_n``::
+    """Base class: the weighted mean ``L = 1/S * sum_n w_n l(Z[n], T[n])``, ``S = sum_n w_n``.
+
+    Its gradient, for an output activation ``f`` with its canonical loss ``l``::
 
         dL/dZ[n] = w_n / S * (f(Z[n]) - T[n]) / scale
 
@@ -99,8 +101,9 @@ class WeightedLoss(Loss):
 
 
 class HalfSquaredError(WeightedLoss):
-    """Half the squared error, the mean over the ``D`` outputs (scikit-learn's
-    ``squared_loss``)::
+    """Half the squared error, averaged over the ``D`` outputs (scikit-learn's ``squared_loss``).
+
+    ::
 
         l = 1/(2D) * sum_k (Z[n,k] - T[n,k])^2        dL/dZ = w_n (Z - T) / (S D)
 
@@ -120,7 +123,9 @@ class HalfSquaredError(WeightedLoss):
 
 
 class SigmoidLogLoss(WeightedLoss):
-    """One binary cross-entropy per output, summed (two classes, multilabel)::
+    """One binary cross-entropy per output on logits, summed (two classes, multilabel).
+
+    ::
 
         l = -sum_k T log s(Z) + (1 - T) log(1 - s(Z)),   s = sigmoid
         dL/dZ = w_n (s(Z) - T) / S
@@ -140,7 +145,9 @@ class SigmoidLogLoss(WeightedLoss):
 
 
 class SoftmaxLogLoss(WeightedLoss):
-    """Cross-entropy of a softmax over the ``D`` outputs (one class per row)::
+    """Cross-entropy of a softmax over the ``D`` outputs (one class per row).
+
+    ::
 
         l = logsumexp(Z[n]) - sum_k T[n,k] Z[n,k]     (T rows are probabilities)
         dL/dZ = w_n (softmax(Z) - T) / S
@@ -163,7 +170,9 @@ class SoftmaxLogLoss(WeightedLoss):
 
 
 class HalfPoissonDeviance(WeightedLoss):
-    """Half the Poisson deviance of the rate ``exp(Z)`` (scikit-learn's ``poisson_loss``)::
+    """Half the Poisson deviance of the rate ``exp(Z)`` (scikit-learn's ``poisson_loss``).
+
+    ::
 
         l = sum_k exp(Z) - T Z + T log T - T           dL/dZ = w_n (exp(Z) - T) / S
 
@@ -183,8 +192,10 @@ class HalfPoissonDeviance(WeightedLoss):
 
 
 class L2Penalty:
-    """The L2 penalty ``alpha/(2 S) * sum_W |W|^2`` on some parameters (scikit-learn's MLP:
-    the weight matrices, not the biases; ``S`` the batch's total sample weight)::
+    """The L2 penalty ``alpha/(2 S) * sum_W |W|^2`` on some parameters.
+
+    scikit-learn's MLP penalizes the weight matrices, not the biases; ``S`` is the batch's
+    total sample weight::
 
         dJ/dW = alpha / S * W
 
@@ -216,7 +227,9 @@ class L2Penalty:
 
 
 class Penalized(Optimizer):
-    """``optimizer`` with a penalty's gradient added just before each update::
+    """``optimizer`` with a penalty's gradient added just before each update.
+
+    ::
 
         S = loss.weight_sum                      (the batch's total sample weight)
         grad += dP/dtheta  for P = penalty at S  (L2Penalty: alpha / S * W)
