@@ -667,3 +667,24 @@ def test_penalized_adds_the_penalty_gradient_before_the_update():
     assert opt.optimizer.lr == 0.01 and opt.steps == 1
     with pytest.raises(TypeError, match="Optimizer"):
         objective.Penalized("sgd", objective.L2Penalty([W], 0.1), loss)
+
+
+def test_sample_weight_of_ones_with_early_stopping_is_no_weight():
+    """scikit-learn's test_mlp_sample_weight_with_early_stopping."""
+    X, y = make_regression(n_samples=100, n_features=2, n_informative=2, random_state=42)
+    kw = dict(hidden_layer_sizes=10, solver="adam", early_stopping=True, tol=1e-2,
+              learning_rate_init=0.01, batch_size=10, random_state=42)
+    a = _quiet(MLPRegressor(**kw).fit, X, y, sample_weight=np.ones_like(y))
+    b = _quiet(MLPRegressor(**kw).fit, X, y)
+    np.testing.assert_allclose(a.predict(X), b.predict(X))
+
+
+def test_warm_start_with_early_stopping_keeps_the_record():
+    """scikit-learn's test_mlp_warm_start_with_early_stopping."""
+    est = MLPClassifier(tol=0.2, hidden_layer_sizes=(5,), early_stopping=True, warm_start=True,
+                        random_state=0, max_iter=100)
+    est.fit(X_IRIS, Y_IRIS)
+    n_scores = len(est.validation_scores_)
+    est.set_params(max_iter=20)
+    _quiet(est.fit, X_IRIS, Y_IRIS)
+    assert len(est.validation_scores_) > n_scores
