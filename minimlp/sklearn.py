@@ -31,7 +31,8 @@ rates), so ``"invscaling"``/``"adaptive"`` with momentum drift apart after the f
 Adam adds ``epsilon`` after the bias correction (PyTorch's rule); with several regression
 targets the squared-error gradient carries the ``1/n_targets`` of the loss (scikit-learn's
 leaves it out). A diverging fit raises ``minimlp.TrainingDiverged`` (a ``ValueError``)
-and leaves the estimator as it was before the call (unfitted for a first fit); with
+and leaves the estimator as it was before the call (``err.restored`` is ``"unfitted"`` after
+a first fit, ``"before_call"`` after a warm start or ``partial_fit``); with
 ``early_stopping`` it records a NaN validation score and keeps the best weights instead.
 """
 from __future__ import annotations
@@ -59,7 +60,7 @@ from .objective import (HalfPoissonDeviance, HalfSquaredError, L2Penalty, Penali
                         SoftmaxLogLoss)
 from .optim import SGD, Adam
 from .sequential import Sequential
-from .training import TrainingDiverged
+from .step import NonFiniteLoss, TrainingDiverged, TrainStep
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -353,12 +354,14 @@ class _BaseMLP(BaseEstimator):
                 else:
                     self._fit_stochastic(X, Tw, rs, incremental)
             if not all(np.isfinite(p.value).all() for p in self.model_.parameters()):
-                raise TrainingDiverged(f"{name}: {_DIVERGED}", self.n_iter_, None, "call_start")
-        except BaseException:
+                raise TrainingDiverged(f"{name}: {_DIVERGED}", self.n_iter_, None)
+        except BaseException as e:
             if fresh:
                 self._forget()
             else:
                 self._restore(before)
+            if isinstance(e, TrainingDiverged):
+                e.restored = "unfitted" if fresh else "before_call"
             raise
         return self
 
@@ -393,7 +396,8 @@ class _BaseMLP(BaseEstimator):
         if not incremental or self._optimizer is None:
             self._optimizer = self._make_optimizer()
         opt = self._optimizer
-        self._update = Penalized(opt, self._penalty, self._loss)
+        update = Penalized(opt, self._penalty, self._loss)      # the L2 gradient, then the update
+        step = TrainStep(self.model_, self._loss, update, threads=None)
         X_val = Tw_val = None
         if self.early_stopping:
             stratify = Tw[:, 0] if is_classifier(self) and self.n_outputs_ == 1 else None
@@ -421,7 +425,10 @@ class _BaseMLP(BaseEstimator):
             for batch, start in enumerate(range(0, n, bs), 1):
                 rows = order[start:start + bs] if self.shuffle else slice(start, start + bs)
                 Xb, Tb = self._gather(X, Tw, rows, Xbuf, Tbuf, sparse)
-                value = self._step(Xb, Tb)
+                try:
+                    value = step.run(Xb, Tb) + update.penalty_value   # data checked once, in fit
+                except NonFiniteLoss as e:                            # raised before any update
+                    value = e.value
                 if not np.isfinite(value):
                     self._diverged(batch, value)
                     return
@@ -476,17 +483,6 @@ class _BaseMLP(BaseEstimator):
         X[rows].toarray(out=Xb)       # (csr's toarray adds into out)
         return Xb, Tb
 
-    def _step(self, Xb, Tb) -> float:
-        """One update on a batch; returns the batch's objective (loss + penalty) before the
-        update. A non-finite loss returns at once, before any parameter changes."""
-        net, loss, update = self.model_, self._loss, self._update
-        value = loss.forward(net.forward(Xb), Tb)
-        if not np.isfinite(value):
-            return value
-        net.backward(loss.backward())
-        update.step()                                   # the penalty's gradient, then the update
-        return value + update.penalty_value
-
     def _diverged(self, batch: int, value: float) -> None:
         """A non-finite batch loss: with early stopping, record NaN and keep the best
         weights (as scikit-learn); otherwise raise TrainingDiverged."""
@@ -494,7 +490,7 @@ class _BaseMLP(BaseEstimator):
         epoch = self.n_iter_ + 1
         where = f"{name}: training diverged in epoch {epoch}, batch {batch} (the loss is {value})"
         if not self.early_stopping:
-            raise TrainingDiverged(f"{where}. {_DIVERGED}", epoch, batch, "call_start")
+            raise TrainingDiverged(f"{where}. {_DIVERGED}", epoch, batch)
         self.n_iter_ = epoch
         self.loss_ = float("nan")
         self.loss_curve_.append(self.loss_)
@@ -557,7 +553,7 @@ class _BaseMLP(BaseEstimator):
             p.value[...] = res.x[a:b].reshape(p.shape)
         if not np.isfinite(self.loss_):
             raise TrainingDiverged(f"{type(self).__name__}: lbfgs ended with the loss {self.loss_}. "
-                                   f"{_DIVERGED}", self.n_iter_, None, "call_start")
+                                   f"{_DIVERGED}", self.n_iter_, None)
         if self.verbose:
             print(f"lbfgs: {self.n_iter_} iterations, {res.nfev} evaluations, loss = "
                   f"{self.loss_:.8f}: {res.message}")

@@ -432,10 +432,11 @@ def test_diverging_fit_raises_cleanly_and_leaves_no_nan_model():
                        momentum=0.9, max_iter=50, random_state=0)
     w = _no_runtime_warnings()
     try:
-        with pytest.raises(mm.TrainingDiverged, match="training diverged in epoch"):
+        with pytest.raises(mm.TrainingDiverged, match="training diverged in epoch") as err:
             est.fit(X, y)
     finally:
         w.__exit__(None, None, None)
+    assert err.value.restored == "unfitted"
     with pytest.raises(NotFittedError):
         est.predict(X[:3])
 
@@ -452,8 +453,9 @@ def test_diverging_warm_start_and_partial_fit_keep_the_previous_weights():
     for call in (est.fit, est.partial_fit):
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)
-            with pytest.raises(mm.TrainingDiverged):
+            with pytest.raises(mm.TrainingDiverged) as err:
                 _quiet(call, X, 1e3 * y)
+        assert err.value.restored == "before_call"
         for a, b in zip(est.coefs_ + est.intercepts_, before):
             np.testing.assert_array_equal(a, b)
         assert est.n_iter_ == n_iter and est.loss_curve_ == curve
