@@ -28,10 +28,10 @@ HalfPoissonDeviance    exp              sum_k exp(Z) - T Z + T log T - T
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, log_expit, xlogy
+from scipy.special import expit, xlogy
 
 from ._checks import check_real
-from .layer import Array, Parameter
+from .layer import Array, Layer, Parameter
 from .losses import Loss
 from .optim import Optimizer
 
@@ -81,20 +81,31 @@ class WeightedLoss(Loss):
         if not S > 0:
             raise ValueError(f"{self!r}: the sample weights of this batch sum to {S}; a batch "
                              "needs a positive total weight")
-        self._Y, self._T, self.weight_sum = Z, T, S
-        return float(np.dot(w, self._rows(Z, T[:, :-1]))) / S
+        N, D = Z.shape
+        P = self._grad_buffer(Z)                  # f(Z) now, the gradient after backward
+        tmp = self._buf("_tmp", (N, D), Z.dtype)
+        rows = self._rows(Z, T[:, :-1], P, tmp, self._buf("_l", (N,), Z.dtype))
+        self._Y, self._T, self._dY, self.weight_sum, self._scaled = Z, T, P, S, False
+        return float(np.dot(w, rows)) / S
 
     def _backward(self):
-        Z, T = self._Y, self._T
-        G = self._link(Z, self._grad_buffer(Z))
-        G -= T[:, :-1]
-        scale = self.weight_sum * (Z.shape[1] if self._per_output_mean else 1)
-        G *= (T[:, -1] / scale)[:, None]
+        G = self._dY
+        if not self._scaled:
+            T = self._T
+            G -= T[:, :-1]
+            scale = self.weight_sum * (G.shape[1] if self._per_output_mean else 1)
+            G *= np.divide(T[:, -1], scale, out=self._buf("_l", (G.shape[0],), G.dtype))[:, None]
+            self._scaled = True
         return G
+
+    def _buf(self, name: str, shape: tuple, dtype) -> Array:
+        return Layer.buffer(self, name, shape, dtype)
 
     def predict(self, Z: Array) -> Array:
         """The prediction ``f(Z)`` (a new array, shape of ``Z``)."""
-        return self._link(Z, np.empty_like(Z))
+        out = np.empty_like(Z)
+        self._rows(Z, np.zeros_like(Z), out, np.empty_like(Z), np.empty(Z.shape[0], Z.dtype))
+        return out
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -113,12 +124,11 @@ class HalfSquaredError(WeightedLoss):
 
     _per_output_mean = True
 
-    def _rows(self, Z, T):
-        D = Z - T
-        return 0.5 * np.einsum("nk,nk->n", D, D) / Z.shape[1]
-
-    def _link(self, Z, out):
-        np.copyto(out, Z)
+    def _rows(self, Z, T, P, tmp, out):
+        np.copyto(P, Z)                                          # f(Z) = Z
+        np.subtract(Z, T, out=tmp)
+        np.einsum("nk,nk->n", tmp, tmp, out=out)
+        out *= 0.5 / Z.shape[1]
         return out
 
 
@@ -127,21 +137,24 @@ class SigmoidLogLoss(WeightedLoss):
 
     ::
 
-        l = -sum_k T log s(Z) + (1 - T) log(1 - s(Z)),   s = sigmoid
-        dL/dZ = w_n (s(Z) - T) / S
+        l = -sum_k T log s(Z) + (1 - T) log(1 - s(Z))  =  sum_k softplus(Z) - T Z
+        dL/dZ = w_n (s(Z) - T) / S,      s = sigmoid
 
-    ``log s`` is ``scipy.special.log_expit``: finite at any logit. Targets in [0, 1].
+    ``softplus(Z) = log(1 + exp(Z))`` is ``numpy.logaddexp(0, Z)``: finite at any logit.
+    Targets in [0, 1].
     """
 
     def _check_values(self, T):
         if T.size and (T.min() < 0 or T.max() > 1):
             raise ValueError(f"{self!r}: targets must lie in [0, 1], got [{T.min()}, {T.max()}]")
 
-    def _rows(self, Z, T):
-        return -(T * log_expit(Z) + (1.0 - T) * log_expit(-Z)).sum(axis=1)
-
-    def _link(self, Z, out):
-        return expit(Z, out=out)
+    def _rows(self, Z, T, P, tmp, out):
+        np.multiply(T, Z, out=tmp)
+        np.logaddexp(0.0, Z, out=P)
+        np.subtract(P, tmp, out=tmp)
+        np.add.reduce(tmp, axis=1, out=out)
+        expit(Z, out=P)
+        return out
 
 
 class SoftmaxLogLoss(WeightedLoss):
@@ -157,15 +170,14 @@ class SoftmaxLogLoss(WeightedLoss):
         if T.size and (T.min() < 0 or not np.allclose(T.sum(axis=1), 1.0, atol=1e-4)):
             raise ValueError(f"{self!r}: target rows must be probabilities (>= 0, summing to 1)")
 
-    def _rows(self, Z, T):
-        m = Z.max(axis=1)
-        lse = m + np.log(np.exp(Z - m[:, None]).sum(axis=1))
-        return lse - np.einsum("nk,nk->n", T, Z)
-
-    def _link(self, Z, out):
-        np.subtract(Z, Z.max(axis=1, keepdims=True), out=out)
-        np.exp(out, out=out)
-        out /= out.sum(axis=1, keepdims=True)
+    def _rows(self, Z, T, P, tmp, out):
+        np.maximum.reduce(Z, axis=1, out=out)
+        np.subtract(Z, out[:, None], out=P)
+        np.exp(P, out=P)
+        s = np.add.reduce(P, axis=1, out=self._buf("_s", out.shape, out.dtype))
+        P /= s[:, None]                                           # softmax(Z)
+        out += np.log(s, out=s)                                   # logsumexp(Z)
+        out -= np.einsum("nk,nk->n", T, Z, out=s)
         return out
 
 
@@ -184,11 +196,14 @@ class HalfPoissonDeviance(WeightedLoss):
         if T.size and T.min() < 0:
             raise ValueError(f"{self!r}: targets must be counts or rates >= 0, got {T.min()}")
 
-    def _rows(self, Z, T):
-        return (np.exp(Z) - T * Z + xlogy(T, T) - T).sum(axis=1)
-
-    def _link(self, Z, out):
-        return np.exp(Z, out=out)
+    def _rows(self, Z, T, P, tmp, out):
+        np.exp(Z, out=P)
+        xlogy(T, T, out=tmp)
+        tmp -= T
+        tmp += P
+        np.add.reduce(tmp, axis=1, out=out)
+        out -= np.einsum("nk,nk->n", T, Z, out=self._buf("_s", out.shape, out.dtype))
+        return out
 
 
 class L2Penalty:

@@ -690,3 +690,33 @@ def test_warm_start_with_early_stopping_keeps_the_record():
     est.set_params(max_iter=20)
     _quiet(est.fit, X_IRIS, Y_IRIS)
     assert len(est.validation_scores_) > n_scores
+
+
+@pytest.mark.parametrize("cls", [objective.HalfSquaredError, objective.SigmoidLogLoss,
+                                 objective.SoftmaxLogLoss, objective.HalfPoissonDeviance])
+def test_estimator_step_allocates_nothing_of_batch_times_width(cls):
+    """The estimators' step (TrainStep.run with a weighted loss and Penalized) reuses its
+    buffers: after a warm-up no array of batch x width is allocated."""
+    import tracemalloc
+    rng = np.random.default_rng(8)
+    N, D = 256, 256
+    net = mm.Sequential(mm.Dense(16, 64, rng=0), mm.ReLU(), mm.Dense(64, D, rng=1))
+    loss = cls()
+    opt = objective.Penalized(mm.SGD(net.parameters(), lr=1e-3, momentum=0.9),
+                              objective.L2Penalty([net[0].parameters()[0], net[2].parameters()[0]], 0.1),
+                              loss)
+    step = mm.TrainStep(net, loss, opt, threads=None)
+    X = rng.standard_normal((N, 16))
+    Tw = np.c_[_targets(cls, rng, N, D), rng.uniform(0.5, 1.5, N)]
+    for _ in range(3):
+        step.run(X, Tw)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        step.run(X, Tw)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    allowance = 2 * np.getbufsize() * 8 + 16 * 1024    # two ufunc buffers (strided T), objects
+    assert N * D * 8 > 2 * allowance                       # the test can see a batch x width array
+    assert peak <= allowance, f"{cls.__name__}: {peak} bytes in one step"
