@@ -241,7 +241,7 @@ class L2Penalty:
         return f"L2Penalty({len(self.params)} parameters, alpha={self.alpha})"
 
 
-class Penalized(Optimizer):
+class _Penalized(Optimizer):
     """``optimizer`` with a penalty's gradient added just before each update.
 
     ::
@@ -296,3 +296,9 @@ class Penalized(Optimizer):
 
     def __repr__(self) -> str:
         return f"Penalized({self.optimizer!r}, {self.penalty!r})"
+
+
+#: The public name. The class's own name is private so that the optimizer tables built from
+#: ``Optimizer.__subclasses__()`` (config files, ``mm.load``) do not list a wrapper: it is
+#: saved as the optimizer it wraps.
+Penalized = _Penalized

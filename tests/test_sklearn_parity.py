@@ -720,3 +720,9 @@ def test_estimator_step_allocates_nothing_of_batch_times_width(cls):
     allowance = 2 * np.getbufsize() * 8 + 16 * 1024    # two ufunc buffers (strided T), objects
     assert N * D * 8 > 2 * allowance                       # the test can see a batch x width array
     assert peak <= allowance, f"{cls.__name__}: {peak} bytes in one step"
+
+
+def test_penalized_is_not_listed_as_an_optimizer_of_its_own():
+    """A wrapper: configs and saved files name the optimizer it wraps, never 'penalized'."""
+    from minimlp.config import optimizer_types
+    assert "penalized" not in optimizer_types() and "_penalized" not in optimizer_types()
