@@ -782,7 +782,7 @@ class PoissonNLLLoss(Loss):
             l = Y - T * log(Y + eps)              dl/dY = 1 - T / (Y + eps)
         full=True adds Stirling's term T*log(T) - T + 1/2*log(2*pi*T) where T > 1 (no
         gradient: it depends on T only).
-        L = 1/(N*D) * sum l        (``reduction="sum"``: sum l)
+        L = 1/(N*D) * sum l        (``reduction="sum"``: sum l; ``"none"``: l, shape (N, D))
 
     The constant ``log(T!)`` is left out (``full=False``), as torch does. Shapes: ``Y, T
     (N, D)``; targets are counts or rates, ``T >= 0``; ``eps > 0`` (default 1e-8).
@@ -818,6 +818,14 @@ class PoissonNLLLoss(Loss):
             big = T[T > 1]
             value += float((big * np.log(big) - big + 0.5 * np.log(2 * np.pi * big)).sum())
         return value / self._div(Y.size)
+
+    def _values(self, Y, T):
+        values = np.exp(Y) - T * Y if self.log_input else Y - T * np.log(Y + self.eps)
+        if self.full:
+            big = T > 1
+            Tb = T[big]
+            values[big] += Tb * np.log(Tb) - Tb + 0.5 * np.log(2 * np.pi * Tb)
+        return values
 
     def _backward(self):
         Y, T = self._Y, self._T

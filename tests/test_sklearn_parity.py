@@ -606,12 +606,16 @@ def _poisson_reference(Y, T, log_input, full, eps):
 
 @pytest.mark.parametrize("log_input", [True, False])
 @pytest.mark.parametrize("full", [False, True])
-@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_poisson_nll_loss_value_and_gradient(log_input, full, reduction):
     rng = np.random.default_rng(4)
     Y = rng.standard_normal((5, 3)) if log_input else rng.uniform(0.1, 3.0, (5, 3))
     T = rng.poisson(2.0, (5, 3)).astype(float)
     ref = _poisson_reference(Y, T, log_input, full, 1e-8)
+    if reduction == "none":
+        np.testing.assert_allclose(mm.PoissonNLLLoss(log_input=log_input, full=full,
+                                                     reduction="none").forward(Y, T), ref, rtol=1e-12)
+        return
     ref = ref.mean() if reduction == "mean" else ref.sum()
     loss = mm.PoissonNLLLoss(log_input=log_input, full=full, reduction=reduction)
     assert loss.forward(Y, T) == pytest.approx(ref, rel=1e-12)
@@ -632,6 +636,13 @@ def test_poisson_nll_loss_matches_torch():
         loss = mm.PoissonNLLLoss(log_input=log_input, full=full)
         assert loss.forward(Y, T) == pytest.approx(ref.item(), rel=1e-10)
         np.testing.assert_allclose(loss.backward(), Yt.grad.numpy(), rtol=1e-10)
+        Yt.grad = None
+        ref = torch.nn.PoissonNLLLoss(log_input=log_input, full=full, reduction="none")(Yt, torch.tensor(T))
+        up = rng.standard_normal(ref.shape)
+        ref.backward(torch.tensor(up))
+        loss = mm.PoissonNLLLoss(log_input=log_input, full=full, reduction="none")
+        np.testing.assert_allclose(loss.forward(Y, T), ref.detach().numpy(), rtol=1e-10)
+        np.testing.assert_allclose(loss.backward(up), Yt.grad.numpy(), rtol=1e-10)
 
 
 def test_poisson_nll_loss_gradcheck_and_refusals():
