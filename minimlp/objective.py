@@ -44,11 +44,13 @@ class WeightedLoss(Loss):
 
     Its gradient, for an output activation ``f`` with its canonical loss ``l``::
 
-        dL/dZ[n] = w_n / S * (f(Z[n]) - T[n]) / scale
+        dL/dZ[n] = w_n / S * (f(Z[n]) - T[n])      (/ D for HalfSquaredError's mean)
 
     ``T`` is ``(N, D + 1)``: targets, then the weights (see the module docstring).
     ``weight_sum`` is ``S`` of the last ``forward`` (the penalty divides by it too).
-    A subclass writes ``_rows(Z, T) -> l`` of shape ``(N,)`` and ``_link(Z, out) -> f(Z)``.
+    A subclass writes ``_rows(Z, T, P, tmp, out)``: ``f(Z)`` into ``P`` (N, D), the per-row
+    losses into ``out`` (N,), with ``tmp`` (N, D) as scratch; every array is a buffer the
+    loss reuses, so a step allocates nothing of the batch's size.
     """
 
     #: Divides the gradient (HalfSquaredError: the D of its mean over outputs).
