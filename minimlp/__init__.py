@@ -20,11 +20,11 @@ from .io import load, save
 from .layer import Layer, Parameter
 from .layers import Dense
 from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, Loss, MSELoss,
-                     NLLLoss, SmoothL1Loss)
+                     NLLLoss, PoissonNLLLoss, SmoothL1Loss)
 from .normalization import BatchNorm1d, LayerNorm
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, clip_grad_value
 from .sequential import Sequential
-from . import callbacks, datasets, metrics
+from . import callbacks, datasets, metrics, objective
 from .callbacks import Callback, EarlyStopping
 from .checkpoint import ModelCheckpoint
 from .step import TrainStep, TrainingDiverged
@@ -47,13 +47,13 @@ __all__ = [
     "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax", "LogSoftmax",
     "GELU", "ELU", "Softplus", "SiLU", "PReLU", "Dropout", "BatchNorm1d", "LayerNorm",
     "Loss", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "L1Loss", "HuberLoss", "BCELoss",
-    "SmoothL1Loss", "NLLLoss",
+    "SmoothL1Loss", "NLLLoss", "PoissonNLLLoss",
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "clip_grad_norm", "clip_grad_value",
     "gradcheck", "GradcheckResult",
     "save", "load",
     "TrainStep", "fit", "evaluate",
     "History", "TrainingDiverged", "predict_classes", "predict_proba",
-    "Callback", "EarlyStopping", "ModelCheckpoint", "callbacks", "datasets", "metrics",
+    "Callback", "EarlyStopping", "ModelCheckpoint", "callbacks", "datasets", "metrics", "objective",
     "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
     "LinearLR", "CosineAnnealingWarmRestarts", "OneCycleLR", "SequentialLR",
     "HealthMonitor",

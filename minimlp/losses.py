@@ -769,3 +769,80 @@ def get_loss(loss, owner: str = "fit") -> Loss:
                          "(or a Loss object such as mm.CrossEntropyLoss())")
     raise TypeError(f"{owner}: loss must be a Loss object or a name ({', '.join(LOSSES)}), "
                     f"got {type(loss).__name__}")
+
+
+class PoissonNLLLoss(Loss):
+    """Negative log-likelihood of a Poisson target (PyTorch's ``PoissonNLLLoss``).
+
+    ::
+
+        log_input=True  (default; Y is the log of the rate):
+            l = exp(Y) - T * Y                    dl/dY = exp(Y) - T
+        log_input=False (Y is the rate itself, Y >= 0):
+            l = Y - T * log(Y + eps)              dl/dY = 1 - T / (Y + eps)
+        full=True adds Stirling's term T*log(T) - T + 1/2*log(2*pi*T) where T > 1 (no
+        gradient: it depends on T only).
+        L = 1/(N*D) * sum l        (``reduction="sum"``: sum l; ``"none"``: l, shape (N, D))
+
+    The constant ``log(T!)`` is left out (``full=False``), as torch does. Shapes: ``Y, T
+    (N, D)``; targets are counts or rates, ``T >= 0``; ``eps > 0`` (default 1e-8).
+    """
+
+    def __init__(self, log_input: bool = True, full: bool = False, eps: float = 1e-8,
+                 reduction: str = "mean"):
+        super().__init__(reduction)
+        for name, flag in (("log_input", log_input), ("full", full)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"PoissonNLLLoss: {name} must be True or False, got {flag!r}")
+        self.log_input, self.full = bool(log_input), bool(full)
+        self.eps = check_real(eps, "eps", "PoissonNLLLoss", low=0.0, low_open=True)
+
+    def check_targets(self, T, shape, dtype):
+        T = super().check_targets(T, shape, dtype)
+        if T.size and T.min() < 0:
+            raise ValueError(f"{self!r}: targets must be counts or rates >= 0, got a minimum "
+                             f"of {T.min()}")
+        return T
+
+    def _forward(self, Y, T):
+        if not self.log_input and Y.size and Y.min() < 0:
+            raise ValueError(f"{self!r}: with log_input=False the predictions are rates and "
+                             f"must be >= 0, got a minimum of {Y.min()} (for log-rates use "
+                             "log_input=True)")
+        self._Y, self._T = Y, T
+        if self.log_input:
+            value = float(np.exp(Y).sum()) - float(np.vdot(T, Y))
+        else:
+            value = float(Y.sum()) - float(np.vdot(T, np.log(Y + self.eps)))
+        if self.full:
+            big = T[T > 1]
+            value += float((big * np.log(big) - big + 0.5 * np.log(2 * np.pi * big)).sum())
+        return value / self._div(Y.size)
+
+    def _values(self, Y, T):
+        values = np.exp(Y) - T * Y if self.log_input else Y - T * np.log(Y + self.eps)
+        if self.full:
+            big = T > 1
+            Tb = T[big]
+            values[big] += Tb * np.log(Tb) - Tb + 0.5 * np.log(2 * np.pi * Tb)
+        return values
+
+    def _backward(self):
+        Y, T = self._Y, self._T
+        G = self._grad_buffer(Y)
+        if self.log_input:
+            np.exp(Y, out=G)
+            G -= T
+        else:
+            np.add(Y, self.eps, out=G)
+            np.divide(T, G, out=G)
+            np.subtract(1.0, G, out=G)
+        G *= 1.0 / self._div(G.size)
+        return G
+
+    def __repr__(self):
+        args = [f"log_input={self.log_input}"] if not self.log_input else []
+        args += ["full=True"] if self.full else []
+        args += [f"eps={self.eps}"] if self.eps != 1e-8 else []
+        args += [f"reduction={self.reduction!r}"] if self.reduction != "mean" else []
+        return f"PoissonNLLLoss({', '.join(args)})"

@@ -88,7 +88,8 @@ def test_partial_fit_needs_classes_then_learns():
     first = est.loss_
     for _ in range(30):
         est.partial_fit(X, y)
-    assert est.loss_ < 0.5 * first and est.n_iter_ == 31
+    # n_iter_ counts the epochs of the last call (scikit-learn's rule); t_ every sample seen.
+    assert est.loss_ < 0.5 * first and est.n_iter_ == 1 and est.t_ == 40 + 30 * 120
     with pytest.raises(ValueError, match="features"):
         est.partial_fit(X[:, :1], y)
 
@@ -164,9 +165,10 @@ def test_same_random_state_same_model():
 
 def test_bad_parameters_raise_at_fit():
     X, y = _blobs(30)
-    for kw, word in [({"solver": "lbfgs"}, "solver"), ({"activation": "swish"}, "activation"),
+    for kw, word in [({"solver": "newton"}, "solver"), ({"activation": "swish"}, "activation"),
                      ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"), ({"dropout": 1.0}, "dropout"),
-                     ({"learning_rate": "adaptive"}, "learning_rate")]:
+                     ({"learning_rate": "cyclic"}, "learning_rate"), ({"power_t": -1.0}, "power_t"),
+                     ({"max_fun": 0}, "max_fun"), ({"momentum": 1.0}, "momentum")]:
         est = MLPClassifier(**kw)                 # the constructor validates nothing (sklearn rule)
         with pytest.raises(ValueError, match=word):
             est.fit(X, y)
