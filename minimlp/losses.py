@@ -748,29 +748,6 @@ def _cast(w: Array | None, dtype) -> Array | None:
     return w if w is None or w.dtype == dtype else w.astype(dtype)
 
 
-#: Losses by name, for ``fit(loss="ce")``, configs and the command line.
-LOSSES: dict[str, type] = {
-    "mse": MSELoss,
-    "cross_entropy": CrossEntropyLoss, "ce": CrossEntropyLoss, "crossentropy": CrossEntropyLoss,
-    "bce_with_logits": BCEWithLogitsLoss, "bce": BCELoss, "l1": L1Loss, "huber": HuberLoss,
-    "smooth_l1": SmoothL1Loss, "nll": NLLLoss,
-}
-
-
-def get_loss(loss, owner: str = "fit") -> Loss:
-    """A ``Loss`` object from a ``Loss`` or a name in ``LOSSES`` (built with its defaults)."""
-    if isinstance(loss, Loss):
-        return loss
-    if isinstance(loss, str):
-        key = loss.lower().replace("-", "_")
-        if key in LOSSES:
-            return LOSSES[key]()
-        raise ValueError(f"{owner}: unknown loss {loss!r}; allowed: {', '.join(LOSSES)} "
-                         "(or a Loss object such as mm.CrossEntropyLoss())")
-    raise TypeError(f"{owner}: loss must be a Loss object or a name ({', '.join(LOSSES)}), "
-                    f"got {type(loss).__name__}")
-
-
 class PoissonNLLLoss(Loss):
     """Negative log-likelihood of a Poisson target (PyTorch's ``PoissonNLLLoss``).
 
@@ -846,3 +823,26 @@ class PoissonNLLLoss(Loss):
         args += [f"eps={self.eps}"] if self.eps != 1e-8 else []
         args += [f"reduction={self.reduction!r}"] if self.reduction != "mean" else []
         return f"PoissonNLLLoss({', '.join(args)})"
+
+
+#: Losses by name, for ``fit(loss="ce")``, configs and the command line.
+LOSSES: dict[str, type] = {
+    "mse": MSELoss,
+    "cross_entropy": CrossEntropyLoss, "ce": CrossEntropyLoss, "crossentropy": CrossEntropyLoss,
+    "bce_with_logits": BCEWithLogitsLoss, "bce": BCELoss, "l1": L1Loss, "huber": HuberLoss,
+    "smooth_l1": SmoothL1Loss, "nll": NLLLoss, "poisson": PoissonNLLLoss,
+}
+
+
+def get_loss(loss, owner: str = "fit") -> Loss:
+    """A ``Loss`` object from a ``Loss`` or a name in ``LOSSES`` (built with its defaults)."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str):
+        key = loss.lower().replace("-", "_")
+        if key in LOSSES:
+            return LOSSES[key]()
+        raise ValueError(f"{owner}: unknown loss {loss!r}; allowed: {', '.join(LOSSES)} "
+                         "(or a Loss object such as mm.CrossEntropyLoss())")
+    raise TypeError(f"{owner}: loss must be a Loss object or a name ({', '.join(LOSSES)}), "
+                    f"got {type(loss).__name__}")

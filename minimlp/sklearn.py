@@ -53,7 +53,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
-from .activations import ELU, GELU, Identity, LeakyReLU, ReLU, Sigmoid, Tanh
+from .activations import Identity, ReLU, Sigmoid, Tanh, activation_classes
 from .dropout import Dropout
 from .layers import Dense
 from .objective import (HalfPoissonDeviance, HalfSquaredError, L2Penalty, Penalized, SigmoidLogLoss,
@@ -68,8 +68,12 @@ except ImportError:  # pragma: no cover - older scikit-learn
     def _validate_data(est, *args, **kwargs):
         return est._validate_data(*args, **kwargs)
 
-ACTIVATIONS = {"identity": Identity, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU,
-               "leaky_relu": LeakyReLU, "elu": ELU, "gelu": GELU}
+def activation_names() -> dict[str, type]:
+    """scikit-learn's activation names (``identity``, ``logistic``, ``tanh``, ``relu``), then
+    every name of ``activations.activation_classes()`` (``leaky_relu``, ``elu``, ``gelu``,
+    ``silu``, your own...), read at each call, so a new activation needs no edit here."""
+    return {"identity": Identity, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU,
+            **{k: v for k, v in activation_classes().items() if k not in ("sigmoid", "linear")}}
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -148,7 +152,7 @@ class _BaseMLP(BaseEstimator):
         if any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1 for h in hidden):
             raise ValueError(f"{name}: hidden_layer_sizes must be positive integers, got "
                              f"{self.hidden_layer_sizes!r}")
-        choices = {"activation": ACTIVATIONS, "solver": ("lbfgs", "sgd", "adam"),
+        choices = {"activation": activation_names(), "solver": ("lbfgs", "sgd", "adam"),
                    "learning_rate": ("constant", "invscaling", "adaptive")}
         for param, allowed in choices.items():
             if getattr(self, param) not in allowed:
@@ -206,7 +210,7 @@ class _BaseMLP(BaseEstimator):
         for i, layer in enumerate(dense):
             layers.append(layer)
             if i < len(dense) - 1:
-                layers.append(ACTIVATIONS[self.activation]())
+                layers.append(activation_names()[self.activation]())
                 if self.dropout:
                     layers.append(Dropout(self.dropout, rng=drop_rng))
         self.model_ = Sequential(layers)
