@@ -2,11 +2,12 @@
 
     python benchmarks/memory.py
 
-"Must hold": the parameters, their gradients, one cached array per layer (what its backward
-reads: a Dense layer's input, ReLU's mask, Sigmoid's and Tanh's output), the targets and
-the optimizer's state (none for plain SGD). "Peak": everything traced while the step runs,
-after two warm-up steps (numpy reports its array allocations to tracemalloc), including
-the layers' output and gradient buffers. Deterministic, so no repeats are needed.
+"Must hold": the parameters, their gradients, the input and targets, what each layer's
+backward reads (a Dense layer's input, ReLU's mask, Sigmoid's and Tanh's output, GELU's,
+ELU's, Softplus' and SiLU's slope; an array two layers share counted once) and the
+optimizer's state (none for plain SGD). "Peak": everything traced while a ``TrainStep``
+runs, after two warm-up steps (numpy reports its array allocations to tracemalloc),
+including the layers' output and gradient buffers. Deterministic, so no repeats are needed.
 """
 from __future__ import annotations
 
@@ -25,20 +26,23 @@ CASES = [
     ((2, 2, 2), "sigmoid", "mse", 1, np.float64),
     ((64, 128, 64, 10), "relu", "ce", 32, np.float64),
     ((784, 512, 512, 10), "relu", "ce", 128, np.float32),
-    ((784, 512, 512, 10), "relu", "ce", 1024, np.float32),
     ((1024, 1024, 1024, 1024), "relu", "mse", 256, np.float32),
-]
+] + [((784, 512, 512, 10), act, "ce", 1024, np.float32)
+     for act in ("relu", "leakyrelu", "gelu", "elu", "softplus", "silu", "sigmoid", "tanh")]
 
 
 def must_hold(net, opt, X, T) -> int:
-    total = sum(2 * p.value.nbytes for p in net.parameters()) + X.nbytes + T.nbytes
-    for layer in list(net)[1:]:   # layer 0 caches X itself
-        cache = getattr(layer, "_X", None)
-        cache = getattr(layer, "_cache", None) if cache is None else cache
-        total += cache.nbytes if isinstance(cache, np.ndarray) else 0
+    arrays = {id(X): X, id(T): T}
+    for p in net.parameters():
+        arrays[id(p.value)], arrays[id(p.grad)] = p.value, p.grad
+    for layer in net.leaves():
+        for kept in (getattr(layer, "input", None), getattr(layer, "cache", None)):
+            if isinstance(kept, np.ndarray):
+                arrays[id(kept)] = kept
     for name in getattr(opt, "_state_names", ()):
-        total += sum(a.nbytes for a in getattr(opt, name))
-    return total
+        for a in getattr(opt, name):
+            arrays[id(a)] = a
+    return sum(a.nbytes for a in arrays.values())
 
 
 def measure(widths, activation, loss_name, N, dtype) -> dict:
@@ -47,11 +51,11 @@ def measure(widths, activation, loss_name, N, dtype) -> dict:
         net, loss = bench.build_model(widths, activation, loss_name, np.dtype(dtype))
         X, T = bench.make_data(widths, N, loss_name, np.dtype(dtype))
         opt = mm.SGD(net.parameters(), lr=0.01)
-        step = lambda: (loss._forward(net._forward(X, True), T), net._backward(loss._backward()), opt.step())
-        step()
-        step()
+        step = mm.TrainStep(net, loss, opt, threads=None)
+        step.run(X, T)
+        step.run(X, T)
         tracemalloc.reset_peak()
-        step()
+        step.run(X, T)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

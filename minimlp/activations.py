@@ -204,7 +204,9 @@ class ReLU(Activation):
 
     def _forward(self, X, Y, train):
         if train:
-            mask = self.buffer("_mask", X.shape, np.bool_)
+            mask = self.__dict__.get("_mask")
+            if mask is None or mask.shape != X.shape:   # (buffer, inlined)
+                mask = self.buffer("_mask", X.shape, np.bool_)
             np.greater(X, 0, out=mask)
             self._cache = mask
         return np.maximum(X, 0, out=Y)
