@@ -187,8 +187,8 @@ def test_estimators_predict_without_dropout():
     from minimlp.sklearn import MLPClassifier, MLPRegressor
     X = RNG.standard_normal((40, 3))
     y_class, y_reg = (X[:, 0] > 0).astype(int), X @ [1.0, -2.0, 0.5]
-    for est, y in ((MLPClassifier((16,), dropout=0.5, max_iter=5, random_state=0), y_class),
-                   (MLPRegressor((16,), dropout=0.5, max_iter=5, random_state=0, early_stopping=True), y_reg)):
+    for est, y in ((MLPClassifier(hidden_layer_sizes=(16,), dropout=0.5, max_iter=5, random_state=0), y_class),
+                   (MLPRegressor(hidden_layer_sizes=(16,), dropout=0.5, max_iter=5, random_state=0, early_stopping=True), y_reg)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est.fit(X, y)
