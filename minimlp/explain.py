@@ -61,6 +61,19 @@ ACTIVATIONS = {
     "identity": (Identity, "{net}", "1"),
 }
 
+def activation_table() -> dict[str, tuple]:
+    """``ACTIVATIONS`` and every other elementwise activation of
+    ``activations.activation_classes()`` (your own included), the others with a formula in
+    words built from the class name; their numbers come from the layer's own forward and
+    backward like everyone's, so a new activation is traced without an edit here."""
+    from .activations import LogSoftmax, Softmax, activation_classes
+    table = {name: (cls, f"{cls.__name__}({{net}})", f"d{cls.__name__}/dnet at {{net}}")
+             for name, cls in activation_classes().items()
+             if cls not in (Softmax, LogSoftmax) and name != "linear"}
+    table = {n: t for n, t in table.items() if t[0] not in {c for c, _, _ in ACTIVATIONS.values()}}
+    return {**ACTIVATIONS, **table}
+
+
 #: The largest layer width the trace accepts: beyond it a printed trace is no longer readable.
 MAX_WIDTH = 6
 #: The largest batch the trace accepts (each sample gets its own derivation).
@@ -177,12 +190,12 @@ class Trace:
 
 
 def _activation_name(layer) -> str:
-    for name, (cls, _, _) in ACTIVATIONS.items():
+    for name, (cls, _, _) in activation_table().items():
         if type(layer) is cls:
             return name
     raise ValueError(
         f"explain: layer {layer!r} is not an activation the trace can explain; expected one of "
-        f"{', '.join(c.__name__ for c, _, _ in ACTIVATIONS.values())}")
+        f"{', '.join(c.__name__ for c, _, _ in activation_table().values())}")
 
 
 def _loss_name(loss) -> str:
@@ -210,7 +223,7 @@ def _stages(net: Sequential) -> list[tuple[Dense, object]]:
             raise ValueError(shape if not stages else
                              f"explain: layer {i} ({layers[i]!r}) is not an activation the trace can "
                              f"explain; expected one of "
-                             f"{', '.join(c.__name__ for c, _, _ in ACTIVATIONS.values())}")
+                             f"{', '.join(c.__name__ for c, _, _ in activation_table().values())}")
         act = layers[i + 1] if i + 1 < len(layers) and not isinstance(layers[i + 1], Dense) else None
         if act is not None:
             _activation_name(act)
@@ -432,7 +445,7 @@ def _sample_sections(w: _Writer, s: StepArrays, sfx: str, tag: str) -> list[Sect
                     f"e^{f.p(layer.net[0, j])} / ({' + '.join(f'e^{f.p(v)}' for v in layer.net[0])})",
                     layer.out[0, j])
             else:
-                _, fwd, _ = ACTIVATIONS[layer.activation]
+                _, fwd, _ = activation_table()[layer.activation]
                 row(sec, f"out_{n}{sfx}", f"{layer.activation}(net_{n}) = " + fwd.format(net=f"net_{n}"),
                     "" if layer.activation == "identity" else fwd.format(net=f.p(layer.net[0, j])),
                     layer.out[0, j])
@@ -497,7 +510,7 @@ def _output_backward(w: _Writer, s: StepArrays, layer: LayerStep, sfx: str, tag:
     sec = Section(_layer_title("Backward pass", len(s.layers) - 1, len(s.layers)) + tag,
                   "The loss gradient dE/dout from loss.backward(); dout/dnet from the activation's backward of ones; "
                   "dE/dw from Dense.dW; dnet/dw is the input the weight multiplies")
-    _, _, slope_txt = ACTIVATIONS[layer.activation]
+    _, _, slope_txt = activation_table()[layer.activation]
     for k, o in enumerate(layer.neurons):
         if K == 2:  # 2/K = 1: Mazur's dE/dout = -(target - out)
             formula, numbers = f"out_{o} - t{k + 1}", f"{f(layer.out[0, k])} - {f(t[k])}"
@@ -520,7 +533,7 @@ def _hidden_backward(w: _Writer, s: StepArrays, l: int, sfx: str, tag: str) -> S
                   f"Each {into} sends back delta_{'o' if into == 'output' else 'next'} * w; their sum is "
                   f"Dense.backward's dX; the original {'output' if into == 'output' else 'later'} "
                   "weights are used, not the updated ones")
-    _, _, slope_txt = ACTIVATIONS[layer.activation]
+    _, _, slope_txt = activation_table()[layer.activation]
     for j, h in enumerate(layer.neurons):
         parts = []
         for k, o in enumerate(nxt.neurons):
@@ -756,14 +769,14 @@ def build_stack(weights, biases, activation: str = "sigmoid",
             raise ValueError(f"explain: the {names[l]} weights have {_plural(cols, 'column')} (one per hidden "
                              f"neuron), but the {names[l - 1]} weights give {_plural(H, 'hidden neuron')}")
     for name in (activation, output_activation):
-        if name not in ACTIVATIONS:
-            raise ValueError(f"explain: unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}")
+        if name not in activation_table():
+            raise ValueError(f"explain: unknown activation {name!r}; expected one of {', '.join(activation_table())}")
     layers = []
     for l, (W, b) in enumerate(zip(mats, biases)):
         d = Dense(W.shape[1], W.shape[0], init="zeros")
         d.W[...] = W.T
         d.b[...] = _bias(b, W.shape[0], names[l])
-        layers += [d, ACTIVATIONS[activation if l < L - 1 else output_activation][0]()]
+        layers += [d, activation_table()[activation if l < L - 1 else output_activation][0]()]
     net = Sequential(*layers)
     check_network(net)
     return net

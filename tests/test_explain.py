@@ -498,3 +498,18 @@ def test_demo_says_why_its_numbers_differ_from_the_post(golden):
     notebook = []
     tutorial_demo("notebook", steps=10, out=notebook.append)
     assert not any("the post prints" in line for line in notebook)
+
+
+def test_an_activation_without_a_formula_is_traced_from_its_own_backward():
+    """SiLU has no entry in the formula table: the trace still shows its numbers (from the
+    layer's backward) and the chain rule checks, with the formula in words."""
+    net = mm.Sequential(mm.Dense(2, 2, rng=0), mm.SiLU(), mm.Dense(2, 2, rng=1), mm.Sigmoid())
+    X, T = np.array([[0.05, 0.10]]), np.array([[0.01, 0.99]])
+    trace = mm.explain.trace_step(net, X, T, mm.MSELoss(), 0.5)
+    text = trace.to_text()
+    assert "SiLU(net_h1)" in text
+    hidden = trace.layers[0]
+    z = X @ hidden.W + hidden.b          # the weights before the step
+    np.testing.assert_allclose(hidden.net, z, rtol=1e-14)
+    s = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(hidden.slope, s * (1 + z * (1 - s)), rtol=1e-12)

@@ -6,7 +6,7 @@ import difflib
 import json
 import sys
 from pathlib import Path
-from ..explain import ACTIVATIONS, build_stack, format_markdown, format_text, mazur_note, trace_step
+from ..explain import activation_table, build_stack, format_markdown, format_text, mazur_note, trace_step
 from ..tutorial import NETWORKS
 from ..cli import UsageError
 from .. import CrossEntropyLoss, MSELoss, plot as plots
@@ -56,9 +56,9 @@ def add_arguments(parser) -> None:
                              "activation is then identity)")
     parser.add_argument("--plot", metavar="FILE",
                         help="also draw the network with every number of the step on it (PNG)")
-    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default=None,
+    parser.add_argument("--activation", choices=sorted(activation_table()), default=None,
                         help="hidden-layer activation (default sigmoid)")
-    parser.add_argument("--output-activation", choices=sorted(ACTIVATIONS), default=None,
+    parser.add_argument("--output-activation", choices=sorted(activation_table()), default=None,
                         help="output-layer activation (default sigmoid)")
     parser.add_argument("--lr", type=float, default=None, help="learning rate (default 0.5)")
     parser.add_argument("--train-biases", action="store_true", default=None,
