@@ -129,6 +129,8 @@ def test_cli_bench_writes_json_and_plot(tmp_path, capsys):
     assert rc == 0
     text = capsys.readouterr().out
     assert "x floor" in text and "kernel" in text
+    # the choice of threads="auto": tiny steps run on one thread
+    assert "threads='auto' (the default) would use: batch 1: 1, batch 2: 1, batch 4: 1 thread(s)" in text
     report = json.loads(out_json.read_text())
     assert [r["batch"] for r in report["rows"]] == [1, 2, 4]
     assert report["config"]["layers"] == [4, 8, 3] and report["blas"]

@@ -11,6 +11,7 @@ import numpy as np
 from ..cli import UsageError
 from ..activations import activation_classes
 from .. import bench
+from ..step import TrainStep
 from ..config import check_output_file, ConfigError, parse_widths
 
 HELP = "time a training step over batch sizes and thread counts against its GEMM floor"
@@ -167,6 +168,13 @@ def _write(path: str, what: str, write) -> bool:
     return True
 
 
+def auto_threads(widths, activation, loss, dtype, batch_sizes) -> dict[int, int]:
+    """The thread count ``threads="auto"`` chooses for this net at each batch size."""
+    net, loss_fn = bench.build_model(widths, activation, loss, dtype)
+    step = TrainStep(net, loss_fn, "sgd")
+    return {b: step.thread_count(b) for b in batch_sizes}
+
+
 def run(args) -> int:
     """Exit codes: 0 done; 1 a --json/--plot file could not be written after the run (the
     table is printed anyway); 2 a mistake in the flags or an unwritable --json/--plot."""
@@ -196,6 +204,9 @@ def run(args) -> int:
               "more --repeats on a quieter machine")
     if args.repeats < 4:
         print(f"note: with {args.repeats} round(s) the spread says little; use --repeats 5 or more")
+    auto = auto_threads(widths, args.activation, args.loss, np.dtype(args.dtype), batch_sizes)
+    print("fit and TrainStep with threads='auto' (the default) would use: "
+          + ", ".join(f"batch {b}: {n}" for b, n in auto.items()) + " thread(s)")
     ok = True
     if args.json:
         report = {"config": {"layers": list(widths), "activation": args.activation,
