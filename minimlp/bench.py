@@ -299,7 +299,7 @@ def plot_sweep(rows: list[dict], path, title: str = "") -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), dpi=80)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), dpi=110)
     for n_threads in sorted({r["threads"] for r in rows}):
         pts = [r for r in rows if r["threads"] == n_threads]
         B = [r["batch"] for r in pts]

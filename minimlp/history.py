@@ -15,6 +15,10 @@ class History:
     history : dict[str, list[float]]
         ``"loss"``, each metric, ``"val_loss"`` and ``"val_<metric>"`` when validating, and
         ``"time"`` (wall seconds of the epoch, validation included); one value per epoch.
+        The training ``loss`` and metrics are the means over the epoch's batches, each
+        measured while the weights were still changing (as Keras reports them); the
+        ``val_`` values are measured once, with the epoch's final weights. So the last
+        training accuracy differs from the final weights' accuracy on the training rows.
     epochs : list[int]
         The epoch numbers, 1-based (they start at ``initial_epoch + 1``).
     params : dict
@@ -78,13 +82,16 @@ class History:
         return text
 
     def table(self, max_rows: int | None = 20) -> str:
-        """A markdown table of the epochs (at most ``max_rows``: first, evenly spaced, last)."""
+        """A markdown table of the epochs: at most ``max_rows`` of them, the first, every
+        k-th (k the smallest step that fits, so 1, 60, 120, ..., 300) and the last. The
+        ``time`` column is in seconds."""
         keys = list(self.history)
         n = len(self.epochs)
         rows = list(range(n))
         if max_rows is not None and n > max_rows >= 2:
-            rows = sorted({round(i * (n - 1) / (max_rows - 1)) for i in range(max_rows)})
-        head = ["epoch"] + keys
+            k = -(-(n - 1) // (max_rows - 1))          # ceil((n - 1) / (max_rows - 1))
+            rows = sorted({0, n - 1} | set(range(k - 1, n - 1, k)))
+        head = ["epoch"] + [f"{k} (s)" if k == "time" else k for k in keys]
         body = [[str(self.epochs[i])] + [f"{self.history[k][i]:.4g}" for k in keys] for i in rows]
         widths = [max(len(r[c]) for r in [head] + body) for c in range(len(head))]
         line = lambda r: "| " + " | ".join(x.rjust(w) for x, w in zip(r, widths)) + " |"

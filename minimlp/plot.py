@@ -153,7 +153,8 @@ def plot_decision_boundary(model, X, labels, path=None, *, resolution: int = 250
                    edgecolors="k", linewidths=0.4, label=f"class {k}")
     P_data = _class_probabilities(model, X)
     acc = np.count_nonzero(P_data.argmax(axis=1) == labels) / X.shape[0]
-    ax.set_title(title or f"Decision boundary: accuracy {100 * acc:.1f}% on these {X.shape[0]} points")
+    ax.set_title(title or f"Decision boundary: accuracy {100 * acc:.1f}% of the final weights "
+                          f"on these {X.shape[0]} points")
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
     ax.set_xlim(xs[0], xs[-1])

@@ -132,8 +132,8 @@ def _evaluate_arrays(model, X: Array, T: Array, loss: Loss | None, mfns, chunk: 
             total += (1 if summed else m) * loss._forward(Yp, Tc)
         for j, (_, f) in enumerate(mfns):
             sums[j] += m * f(Yp, Tc)
-    out = {"loss": total if summed else total / N} if loss is not None else {}
-    out.update((name, s / N) for (name, _), s in zip(mfns, sums))
+    out = {"loss": float(total if summed else total / N)} if loss is not None else {}
+    out.update((name, float(s / N)) for (name, _), s in zip(mfns, sums))   # floats, not np.float64
     return out
 
 

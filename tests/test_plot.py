@@ -77,7 +77,7 @@ def test_decision_boundary_regions_title_and_points(tmp_path):
     labels = np.array([1, 1, 0, 1])       # the last point is on the wrong side: 3 of 4 right
     fig = plot.plot_decision_boundary(x1_classifier(), X, labels, tmp_path / "d.png", resolution=50)
     ax = fig.axes[0]
-    assert ax.get_title() == "Decision boundary: accuracy 75.0% on these 4 points"
+    assert ax.get_title() == "Decision boundary: accuracy 75.0% of the final weights on these 4 points"
     assert ax.get_xlabel() == "x1" and ax.get_ylabel() == "x2"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["class 0", "class 1"]
     image = ax.images[0].get_array()

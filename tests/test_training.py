@@ -419,7 +419,7 @@ def test_history_access_and_exports(tmp_path):
     assert json.loads((tmp_path / "h.json").read_text()) == {
         "epoch": [1, 2], "loss": [0.5, 0.25], "val_loss": [0.7, 0.6], "time": [0.01, 0.02]}
     table = h.table().splitlines()
-    assert [c.strip() for c in table[0].split("|")[1:-1]] == ["epoch", "loss", "val_loss", "time"]
+    assert [c.strip() for c in table[0].split("|")[1:-1]] == ["epoch", "loss", "val_loss", "time (s)"]
     assert set(table[1]) <= set("|-:")
     assert [c.strip() for c in table[3].split("|")[1:-1]] == ["2", "0.25", "0.6", "0.02"]
 
@@ -432,6 +432,23 @@ def test_history_table_shortens_long_runs():
     shown = [int(line.split("|")[1]) for line in lines]
     assert len(shown) == 5 and shown[0] == 1 and shown[-1] == 100
     assert set(np.diff(shown)) <= {24, 25, 26}
+
+
+def test_history_table_steps_evenly_and_names_the_time_unit():
+    """D14: 300 epochs in 6 rows were 1, 61, 121, 180, 240, 300."""
+    h = History(["loss", "time"])
+    for e in range(1, 301):
+        h.append(e, {"loss": 1.0 / e, "time": 0.01})
+    lines = h.table(max_rows=6).splitlines()
+    assert "time (s)" in lines[0]
+    assert [int(line.split("|")[1]) for line in lines[2:]] == [1, 60, 120, 180, 240, 300]
+
+
+def test_evaluate_returns_plain_floats():
+    X, Y = data(N=20)
+    net = mlp()
+    out = mm.evaluate(net, X, Y, loss="ce", metrics=["accuracy"])
+    assert all(type(v) is float for v in out.values()), out
 
 
 # -- progress output ----------------------------------------------------------------------------
