@@ -183,6 +183,11 @@ class Sequential(Layer):
         if dY.shape != self._out_shape:
             raise ValueError(f"Sequential: backward expected a gradient of shape {self._out_shape} "
                              f"(the shape of the last output), got {dY.shape}")
+        if not isinstance(accumulate, (bool, np.bool_)):
+            raise TypeError(f"Sequential.backward: accumulate must be True or False, "
+                            f"got {accumulate!r}")
+        if accumulate:
+            return self._backprop_accumulating(dY, input_grad)
         return self._backprop(dY, input_grad)
 
     #: As a layer inside another Sequential: ``backward(dY, input_grad=False)`` passes on.
