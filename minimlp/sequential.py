@@ -320,7 +320,7 @@ class Sequential(Layer):
             raise ValueError(f"Sequential.state_dict: two arrays would be named {dup!r}")
         return entries
 
-    def state_dict(self) -> "OrderedDict[str, Array]":
+    def state_dict(self) -> OrderedDict[str, Array]:
         """The parameters and buffers under PyTorch's names and layouts, as copies.
 
         Keys are ``"<layer path>.<name>"`` (``"0.weight"``, ``"0.bias"``, ``"2.running_mean"``,
