@@ -339,7 +339,8 @@ class Sequential(Layer):
         of ``torch_module.state_dict()``) into the model's arrays, in place.
 
         ``strict=True`` (as torch) refuses missing and unexpected keys; ``strict=False``
-        loads the keys both have. A wrong shape, a non-numeric or non-finite value is
+        loads the keys both have. Values are cast to the model's dtype. A wrong shape, a
+        non-numeric value, or one that is not finite in the model's dtype is
         refused either way. Every check runs before anything is written, so a refused state
         (``ValueError``/``TypeError`` naming the key) leaves the model unchanged.
         Returns ``(missing_keys, unexpected_keys)``, a named tuple as torch's.
@@ -376,11 +377,14 @@ class Sequential(Layer):
             if target.dtype.kind in "iu" and value.dtype.kind not in "iub":
                 raise TypeError(f"Sequential.load_state_dict: {key!r} is an integer count, got "
                                 f"{value.dtype.name} values")
-            if value.dtype.kind == "f" and not np.isfinite(value).all():
-                raise ValueError(f"Sequential.load_state_dict: {key!r} holds NaN or inf")
+            with np.errstate(over="ignore"):   # float64 beyond float32's range: inf, refused below
+                value = value.astype(target.dtype, copy=False)
+            if target.dtype.kind == "f" and not np.isfinite(value).all():
+                raise ValueError(f"Sequential.load_state_dict: {key!r} holds NaN or inf (in the "
+                                 f"model's dtype {target.dtype.name})")
             writes.append((target, value.T if transposed else value))
         for target, value in writes:
-            np.copyto(target, value, casting="unsafe")
+            np.copyto(target, value)
         return _IncompatibleKeys(missing, unexpected)
 
 

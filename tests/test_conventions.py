@@ -77,6 +77,11 @@ def test_state_dict_uses_torch_names_and_layout():
     np.testing.assert_array_equal(sd["0.weight"], net[0].W.T)
     sd["0.weight"][0, 0] += 1                      # a copy
     assert net.state_dict()["0.weight"][0, 0] != sd["0.weight"][0, 0]
+    nested = mm.Sequential(mm.Dense(2, 4, rng=0), mm.Sequential(mm.Tanh(), mm.LayerNorm(4),
+                                                                 mm.Dense(4, 1, rng=1)))
+    assert list(nested.state_dict()) == ["0.weight", "0.bias", "1.1.weight", "1.1.bias",
+                                         "1.2.weight", "1.2.bias"]
+    assert nested.state_dict()["1.2.weight"].shape == (1, 4)
 
 
 def test_load_state_dict_round_trips_into_another_model():
@@ -106,6 +111,12 @@ def test_load_state_dict_refuses_with_the_key_named_and_changes_nothing():
     nan = dict(sd, **{"3.bias": np.full(3, np.nan)})
     with pytest.raises(ValueError, match="'3.bias' holds NaN"):
         net.load_state_dict(nan)
+    net32 = mm.Sequential(mm.Dense(2, 3, rng=0, dtype=np.float32))
+    with pytest.raises(ValueError, match="'0.bias' holds NaN or inf .*float32"):
+        net32.load_state_dict({"0.weight": np.zeros((3, 2)), "0.bias": np.array([1e300, 0, 0])})
+    assert net32[0].b.tolist() == [0, 0, 0]
+    with pytest.raises(TypeError, match="'3.bias' must hold real numbers"):
+        net.load_state_dict(dict(sd, **{"3.bias": np.array(["a", "b", "c"])}))
     with pytest.raises(TypeError, match="dict of arrays"):
         net.load_state_dict([1, 2])
     np.testing.assert_array_equal(net.predict(X), before)
@@ -271,3 +282,16 @@ def test_schedule_from_the_command_line_and_toml(tmp_path):
 def test_callback_tables_are_checked(tmp_path, capsys, config, words):
     assert run_train(tmp_path, config=config) == 2
     assert re.search(words, capsys.readouterr().err)
+
+
+def test_state_dict_equals_to_torch_state_dict_with_norms():
+    torch = pytest.importorskip("torch")
+    net = mm.Sequential(mm.Dense(2, 4, rng=0), mm.BatchNorm1d(4), mm.ReLU(), mm.Dense(4, 4, rng=1),
+                        mm.LayerNorm(4), mm.Tanh(), mm.Dense(4, 3, rng=2))
+    net.forward(data()[0])                         # running statistics away from 0 and 1
+    ours = net.state_dict()
+    theirs = {k: v.numpy() for k, v in mm.to_torch(net).state_dict().items()
+              if not k.endswith("num_batches_tracked")}   # minimlp keeps it only with momentum=None
+    assert sorted(ours) == sorted(theirs)
+    for k in ours:
+        np.testing.assert_array_equal(ours[k], theirs[k], err_msg=k)
