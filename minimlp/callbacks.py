@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 
 import numpy as np
 
@@ -280,43 +281,76 @@ class EpochLogger(Callback):
 class ProgressBar(Callback):
     """A tqdm bar per epoch with the running loss and metrics (``verbose=1`` on a terminal).
 
+    The line reads ``epoch 3/300  40%|███ | 12/30, loss=0.4123 accuracy=0.8750 ETA 0:01:05``:
+    the running (sample-weighted) loss and first metric from the first batch on, then the
+    estimated time left for the whole run (epochs to go included: elapsed time per batch so
+    far times the batches left), then the other keys (``val_*`` at the epoch's end). It fits
+    the terminal's width (``ncols`` fixes it, e.g. 80): tqdm shrinks the bar, then cuts the
+    line at its end, so the loss, the first metric and the ETA are the last to go.
+
     With many epochs only about 50 bars stay on screen (every k-th and the last); the others
     are cleared when their epoch ends.
     """
 
-    def __init__(self, file=None):
+    _FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{postfix}"
+
+    def __init__(self, file=None, ncols: int | None = None):
         self.file = file
+        self.ncols = ncols
         self._bar = None
 
     def on_train_begin(self, logs):
         epochs = self.params["epochs"]
         self._keep_every = max(1, math.ceil(epochs / 50))
         self._refresh_every = max(1, self.params["steps"] // 20)
+        self._total = (epochs - self.params.get("initial_epoch", 0)) * self.params["steps"]
+        self._done = 0
+        self._start = time.perf_counter()
 
     def on_epoch_begin(self, epoch):
         from tqdm.auto import tqdm
         epochs = self.params["epochs"]
         leave = epoch % self._keep_every == 0 or epoch == epochs
         self._bar = tqdm(total=self.params["steps"], desc=f"epoch {epoch}/{epochs}", unit="batch",
-                         leave=leave, file=self.file or sys.stdout, dynamic_ncols=True)
+                         leave=leave, file=self.file or sys.stdout, bar_format=self._FORMAT,
+                         ncols=self.ncols, dynamic_ncols=self.ncols is None)
         self._n = 0
         self._sums = {}
+
+    def _eta(self) -> str:
+        if not self._done:
+            return "ETA ?"
+        left = (time.perf_counter() - self._start) / self._done * max(0, self._total - self._done)
+        m, sec = divmod(int(round(left)), 60)
+        return f"ETA {m // 60}:{m % 60:02d}:{sec:02d}"
+
+    def _postfix(self, values: dict) -> str:
+        """``loss=.. <first metric>=.. ETA h:mm:ss <the rest>``: what matters most first."""
+        keys = list(values)
+        first = [k for k in keys if k == "loss"] + [k for k in keys if k != "loss"
+                                                    and not k.startswith("val_") and k != "time"][:1]
+        rest = [k for k in keys if k not in first and k != "time"]
+        part = lambda ks: [f"{k}={values[k]:.4g}" for k in ks]
+        return " ".join(part(first) + [self._eta()] + part(rest))
 
     def on_batch_end(self, batch, logs):
         m = logs["size"]
         self._n += m
+        self._done += 1
         sums = self._sums
         for k, v in logs.items():
             if k != "size":
                 sums[k] = sums.get(k, 0.0) + m * v
         bar = self._bar
-        if batch % self._refresh_every == 0:
-            bar.set_postfix({k: f"{s / self._n:.4g}" for k, s in sums.items()}, refresh=False)
         bar.update(1)
+        if batch == 1 or batch % self._refresh_every == 0:
+            # the first batch forces a redraw, so the live line has numbers at once
+            bar.set_postfix_str(self._postfix({k: s / self._n for k, s in sums.items()}),
+                                refresh=batch == 1)
 
     def on_epoch_end(self, epoch, logs):
         if self._bar is not None:
-            self._bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
+            self._bar.set_postfix_str(self._postfix(logs), refresh=False)
             self._bar.close()
             self._bar = None
 

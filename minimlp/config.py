@@ -1,6 +1,6 @@
 """Training configurations for ``minimlp train``: read a TOML file, check it, build the objects.
 
-A configuration is a dict of five tables (every key optional; defaults below)::
+A configuration is a dict of these tables (every key optional; defaults below)::
 
     [data]        name = "spirals", then the data set function's own arguments (n, noise, seed...)
     [model]       layers = "2-64-64-3" (widths) or a list of {type = "Dense", ...} tables;
@@ -10,6 +10,12 @@ A configuration is a dict of five tables (every key optional; defaults below)::
                   max_loss_growth
     [output]      dir, model, history (.csv/.json files), plots (true/false); a relative
                   model/history path is inside dir, an absolute one is used as it is
+    [early_stopping]  off unless ``patience`` is given; then any ``EarlyStopping`` argument
+                  (monitor = "val_loss", patience, min_delta, mode, restore_best_weights,
+                  baseline, start_from_epoch)
+    [schedule]    name = "" (none) or a learning-rate schedule (``SCHEDULES``: step,
+                  exponential, linear, cosine, cosine_warm_restarts, one_cycle, plateau),
+                  then its class's arguments (step_size, gamma, T_max, ...)
 
 Every mistake (an unknown table or key, a wrong type, an unknown data set, layer, activation,
 loss or optimizer name) raises ``ConfigError`` (a ``ValueError``) whose message names the
@@ -45,7 +51,14 @@ DEFAULTS: dict[str, dict] = {
                  "validation_split": 0.2, "metrics": None, "verbose": 1, "max_loss_growth": 1e4},
     "output": {"dir": "minimlp-out", "model": "model.npz", "history": ["history.csv"],
                "plots": True},
+    "early_stopping": {},
+    "schedule": {"name": ""},
 }
+
+#: ``[schedule] name`` -> the ``minimlp.schedules`` class (the class names work too).
+SCHEDULES = {"step": "StepLR", "exponential": "ExponentialLR", "linear": "LinearLR",
+             "cosine": "CosineAnnealingLR", "cosine_warm_restarts": "CosineAnnealingWarmRestarts",
+             "one_cycle": "OneCycleLR", "plateau": "ReduceLROnPlateau"}
 
 #: A config file larger than this is refused before it is parsed.
 MAX_CONFIG_BYTES = 1 << 20
@@ -138,13 +151,79 @@ def check_config(raw: dict, where: str = "config") -> dict:
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: [{section}] must be a table of keys, got {table!r}")
         for key, value in table.items():
-            if section not in ("data", "optimizer") and key not in DEFAULTS[section]:
+            if section not in ("data", "optimizer", "early_stopping", "schedule") \
+                    and key not in DEFAULTS[section]:
                 raise ConfigError(f"{where}: unknown key {key!r} in [{section}]"
                                   f"{_suggest(key, DEFAULTS[section])}; allowed: "
                                   f"{', '.join(DEFAULTS[section])}")
             config[section][key] = value
     _check_types(config, where)
+    _check_callback_tables(config, where)
     return config
+
+
+def _keyword_names(fn, skip=("self", "optimizer")) -> list[str]:
+    return [n for n, p in inspect.signature(fn).parameters.items()
+            if n not in skip and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def schedule_class(name: str, where: str = "schedule.name") -> type:
+    """The schedule class for a ``[schedule] name`` (``"step"`` or ``"StepLR"``, any case)."""
+    from . import schedules
+    by_name = {**SCHEDULES, **{v.lower(): v for v in SCHEDULES.values()}}
+    key = str(name).lower().replace("-", "_")
+    if key not in by_name:
+        raise _unknown(f"schedule in {where}", name, SCHEDULES)
+    return getattr(schedules, by_name[key])
+
+
+def _check_callback_tables(c: dict, where: str) -> None:
+    """The keys of [early_stopping] and [schedule], against the arguments of the classes
+    they build (values are checked by the constructors, in ``build_callbacks``)."""
+    from .callbacks import EarlyStopping
+    allowed = _keyword_names(EarlyStopping.__init__)
+    for key in c["early_stopping"]:
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown key {key!r} in [early_stopping]"
+                              f"{_suggest(key, allowed)}; allowed: {', '.join(allowed)}")
+    if c["early_stopping"] and "patience" not in c["early_stopping"]:
+        raise ConfigError(f"{where}: [early_stopping] needs patience = <epochs> (it turns early "
+                          "stopping on); the other keys are optional")
+    sched = c["schedule"]
+    name = sched.get("name", "")
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}: schedule.name must be a schedule name, got {name!r}")
+    if not name:
+        extra = [k for k in sched if k != "name"]
+        if extra:
+            raise ConfigError(f"{where}: [schedule] has {', '.join(extra)} but no name; add "
+                              f"name = \"step\" (or {', '.join(SCHEDULES)})")
+        return
+    cls = schedule_class(name)
+    allowed = _keyword_names(cls.__init__)
+    for key in sched:
+        if key != "name" and key not in allowed:
+            raise ConfigError(f"{where}: unknown key {key!r} in [schedule] {name}"
+                              f"{_suggest(key, ['name'] + allowed)}; allowed: name, "
+                              f"{', '.join(allowed)}")
+
+
+def build_callbacks(config: dict, optimizer) -> list:
+    """The ``EarlyStopping`` and schedule that ``[early_stopping]`` and ``[schedule]`` ask
+    for (an empty list when neither does), the schedule attached to ``optimizer``."""
+    from .callbacks import EarlyStopping
+    out = []
+    if config["early_stopping"]:
+        out.append(_call_checked(EarlyStopping, dict(config["early_stopping"]), "[early_stopping]"))
+    sched = config["schedule"]
+    if sched.get("name"):
+        cls = schedule_class(sched["name"])
+        kwargs = {k: v for k, v in sched.items() if k != "name"}
+        try:
+            out.append(cls(optimizer, **kwargs))
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"[schedule] {sched['name']}: {e}") from None
+    return out
 
 
 def _check_types(c: dict, where: str) -> None:

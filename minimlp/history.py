@@ -20,7 +20,10 @@ class History:
         ``val_`` values are measured once, with the epoch's final weights. So the last
         training accuracy differs from the final weights' accuracy on the training rows.
     epochs : list[int]
-        The epoch numbers, 1-based (they start at ``initial_epoch + 1``).
+        The epoch numbers, 1-based (they start at ``initial_epoch + 1``), as printed.
+    epoch : list[int]
+        The same epochs 0-based, as Keras's ``History.epoch``: ``epoch[i] == epochs[i] - 1``
+        (a new list each time). The CSV/JSON column ``epoch`` holds the 1-based numbers.
     params : dict
         The settings of the run, including the ``seed`` entropy and ``seed_spawn_key``:
         ``seed=SeedSequence(params["seed"], spawn_key=params["seed_spawn_key"])`` reproduces
@@ -39,6 +42,11 @@ class History:
         self.epochs.append(epoch)
         for k, v in logs.items():
             self.history.setdefault(k, []).append(float(v))
+
+    @property
+    def epoch(self) -> list[int]:
+        """The recorded epochs 0-based (Keras's ``History.epoch``): ``[e - 1 for e in epochs]``."""
+        return [e - 1 for e in self.epochs]
 
     def __getitem__(self, key: str) -> list[float]:
         try:

@@ -1,6 +1,8 @@
 """``Sequential``: layers applied in order; backward applies them in reverse."""
 from __future__ import annotations
 
+from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 from typing import Iterator
 
 import numpy as np
@@ -160,13 +162,19 @@ class Sequential(Layer):
         return np.concatenate([self._run(X[i:i + batch_size], False)
                                for i in range(0, X.shape[0], batch_size)])
 
-    def backward(self, dY, input_grad: bool = True) -> Array | None:
+    def backward(self, dY, input_grad: bool = True, accumulate: bool = False) -> Array | None:
         """Backpropagate ``dY = dL/dY`` (N, D_out): writes every parameter's ``grad`` and
         returns ``dL/dX`` (N, D_in), a buffer of the first layer (copy it to keep it).
 
         ``input_grad=False`` skips the first layer's input gradient and returns ``None``:
         a training loop never needs ``dL/dX``, and for a first ``Dense(D_in, H)`` it is a
         matrix product of ``2 N D_in H`` flops, a quarter or more of a step's work.
+
+        ``accumulate=True`` adds this batch's gradients into every parameter's ``grad``
+        (``grad += dL/dparam``) instead of overwriting it, as PyTorch's ``backward`` does:
+        call ``optimizer.zero_grad()`` before the first micro-batch. With a loss that is a
+        sum over rows (or per-micro-batch means scaled by ``1/k`` for ``k`` equal parts), the
+        accumulated gradient equals that of the one big batch.
         """
         if self._out_shape is None:
             raise RuntimeError("Sequential: backward() called without a preceding "
@@ -175,6 +183,11 @@ class Sequential(Layer):
         if dY.shape != self._out_shape:
             raise ValueError(f"Sequential: backward expected a gradient of shape {self._out_shape} "
                              f"(the shape of the last output), got {dY.shape}")
+        if not isinstance(accumulate, (bool, np.bool_)):
+            raise TypeError(f"Sequential.backward: accumulate must be True or False, "
+                            f"got {accumulate!r}")
+        if accumulate:
+            return self._backprop_accumulating(dY, input_grad)
         return self._backprop(dY, input_grad)
 
     #: As a layer inside another Sequential: ``backward(dY, input_grad=False)`` passes on.
@@ -214,6 +227,23 @@ class Sequential(Layer):
         first.backward(dY)
         return None
 
+    def _backprop_accumulating(self, dY: Array, input_grad: bool) -> Array | None:
+        """``_backprop`` that adds into the gradients: the layers overwrite ``grad`` as
+        always, so each gradient is first kept in a per-parameter buffer (allocated once)
+        and added back after. No layer needs to know about accumulation."""
+        params = self.parameters()
+        kept = self.__dict__.get("_grad_kept")
+        if kept is None or len(kept) != len(params) or any(
+                k.shape != p.grad.shape or k.dtype != p.grad.dtype for k, p in zip(kept, params)):
+            kept = [np.empty_like(p.grad) for p in params]
+            self._grad_kept = kept
+        for k, p in zip(kept, params):
+            np.copyto(k, p.grad)
+        dX = self._backprop(dY, input_grad)
+        for k, p in zip(kept, params):
+            p.grad += k
+        return dX
+
     # -- training (implemented in minimlp.training) -----------------------------------
     def fit(self, X, Y, **kwargs):
         """Train on ``X`` (N, D_in) and targets ``Y``; see ``minimlp.training.fit``."""
@@ -249,6 +279,114 @@ class Sequential(Layer):
         inner = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self._layers))
         return f"Sequential(\n{inner}\n)"
 
+    # -- conventions users bring (Keras, PyTorch, scikit-learn) ---------------------------
+    def predict_proba(self, X, batch_size: int | None = None) -> Array:
+        """Class probabilities ``(N, D_in) -> (N, C)``: softmax of the logits (sigmoid for
+        one output column); see ``minimlp.training.predict_proba``."""
+        from .training import predict_proba
+        return predict_proba(self, X, batch_size=batch_size)
+
+    def predict_classes(self, X, batch_size: int | None = None,
+                        threshold: float | None = None) -> Array:
+        """Class labels ``(N, D_in) -> (N,)`` int64: ``argmax`` of the outputs (a threshold on
+        one output column); see ``minimlp.training.predict_classes``."""
+        from .training import predict_classes
+        return predict_classes(self, X, batch_size=batch_size, threshold=threshold)
+
+    def add(self, layer: Layer) -> None:
+        """Append ``layer`` (as Keras's ``Sequential.add``), with the constructor's checks:
+        a minimlp ``Layer``, not already in the model, whose input width chains onto the
+        model's output width and whose dtype is the model's. When it refuses (TypeError or
+        ValueError, naming the layer), the model is unchanged."""
+        grown = Sequential(*self._layers, layer)   # every check, on a throwaway container
+        self._layers.append(layer)
+        self.in_features, self.out_features = grown.in_features, grown.out_features
+        self.dtype = grown.dtype
+        self._out_shape = None   # the last forward's caches do not cover the new layer
+
+    def _state_entries(self) -> list[tuple[str, Array, bool]]:
+        """``(key, live array, transposed)`` for ``state_dict``: parameters then buffers."""
+        entries = []
+        for path, p in self.named_parameters():
+            head, _, name = path.rpartition(".")
+            torch_name = _TORCH_NAMES.get(name, name)
+            transposed = name == "W" and p.value.ndim == 2
+            entries.append((f"{head}.{torch_name}" if head else torch_name, p.value, transposed))
+        for path, a in self.named_buffers():
+            entries.append((path, a, False))
+        keys = [k for k, _, _ in entries]
+        if len(set(keys)) != len(keys):   # pragma: no cover - no built-in layer does this
+            dup = next(k for k in keys if keys.count(k) > 1)
+            raise ValueError(f"Sequential.state_dict: two arrays would be named {dup!r}")
+        return entries
+
+    def state_dict(self) -> OrderedDict[str, Array]:
+        """The parameters and buffers under PyTorch's names and layouts, as copies.
+
+        Keys are ``"<layer path>.<name>"`` (``"0.weight"``, ``"0.bias"``, ``"2.running_mean"``,
+        ``"1.0.weight"`` inside a nested Sequential at index 1). Names and layouts follow
+        ``torch.nn``: ``Dense.W`` (in, out) is ``"weight"`` as ``W.T`` of shape
+        ``(out, in)``, like ``nn.Linear.weight``; ``b`` is ``"bias"``; a norm's ``gamma`` and
+        ``beta`` are ``"weight"`` and ``"bias"``; other names (``running_mean``, PReLU's
+        ``weight``) are unchanged. For a model without nested Sequentials the keys and shapes
+        are those of ``minimlp.to_torch(net).state_dict()``.
+        """
+        return OrderedDict((key, np.ascontiguousarray(a.T) if transposed else a.copy())
+                           for key, a, transposed in self._state_entries())
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Copy a ``state_dict()`` (names and layouts as there; numpy arrays, or CPU tensors
+        of ``torch_module.state_dict()``) into the model's arrays, in place.
+
+        ``strict=True`` (as torch) refuses missing and unexpected keys; ``strict=False``
+        loads the keys both have. Values are cast to the model's dtype. A wrong shape, a
+        non-numeric value, or one that is not finite in the model's dtype is
+        refused either way. Every check runs before anything is written, so a refused state
+        (``ValueError``/``TypeError`` naming the key) leaves the model unchanged.
+        Returns ``(missing_keys, unexpected_keys)``, a named tuple as torch's.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Sequential.load_state_dict: expected a dict of arrays (what "
+                            f"state_dict() returns), got {type(state_dict).__name__}")
+        entries = self._state_entries()
+        known = [k for k, _, _ in entries]
+        missing = [k for k in known if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in known]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing key(s) {', '.join(map(repr, missing))}")
+            if unexpected:
+                parts.append("unexpected key(s) " + ", ".join(
+                    f"{k!r}{_suggest_key(k, known)}" for k in unexpected))
+            raise ValueError(f"Sequential.load_state_dict: {'; '.join(parts)}; this model's keys: "
+                             f"{', '.join(known)} (strict=False loads the keys both have)")
+        writes = []
+        for key, target, transposed in entries:
+            if key not in state_dict:
+                continue
+            value = _as_state_array(state_dict[key], key)
+            want = target.T.shape if transposed else target.shape
+            if value.shape != want:
+                hint = ""
+                if transposed and value.shape == target.shape:
+                    hint = (f"; it looks like minimlp's (in, out) W: state_dict's 'weight' is "
+                            f"torch's (out, in) layout, W.T")
+                raise ValueError(f"Sequential.load_state_dict: {key!r} expected shape {want}, "
+                                 f"got {value.shape}{hint}")
+            if target.dtype.kind in "iu" and value.dtype.kind not in "iub":
+                raise TypeError(f"Sequential.load_state_dict: {key!r} is an integer count, got "
+                                f"{value.dtype.name} values")
+            with np.errstate(over="ignore"):   # float64 beyond float32's range: inf, refused below
+                value = value.astype(target.dtype, copy=False)
+            if target.dtype.kind == "f" and not np.isfinite(value).all():
+                raise ValueError(f"Sequential.load_state_dict: {key!r} holds NaN or inf (in the "
+                                 f"model's dtype {target.dtype.name})")
+            writes.append((target, value.T if transposed else value))
+        for target, value in writes:
+            np.copyto(target, value)
+        return _IncompatibleKeys(missing, unexpected)
+
 
 def _name_the_layer(error: Exception, i: int) -> Exception | None:
     """``error`` again, its message prefixed with ``layer i`` of the Sequential it came from;
@@ -267,3 +405,35 @@ def _walk(layers, prefix: str):
         path = f"{prefix}{i}"
         yield path, layer
         yield from layer.walk(path + ".")
+
+
+#: minimlp's parameter names -> torch.nn's, in ``state_dict`` keys (``W`` also transposed).
+_TORCH_NAMES = {"W": "weight", "b": "bias", "gamma": "weight", "beta": "bias"}
+
+_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _suggest_key(key: str, known: list[str]) -> str:
+    """`` (did you mean '0.weight'?)`` for a key in minimlp's own names or a near miss."""
+    head, _, name = str(key).rpartition(".")
+    if name in _TORCH_NAMES:
+        guess = f"{head}.{_TORCH_NAMES[name]}" if head else _TORCH_NAMES[name]
+        if guess in known:
+            return f" (did you mean {guess!r}? state_dict uses torch's names)"
+    import difflib
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _as_state_array(value, key: str) -> np.ndarray:
+    """``value`` (array, nested list or CPU tensor) as a numeric numpy array, or TypeError."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):   # a torch tensor
+        value = value.detach().cpu().numpy()
+    try:
+        a = np.asarray(value)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"Sequential.load_state_dict: {key!r} is not an array ({e})") from None
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"Sequential.load_state_dict: {key!r} must hold real numbers, got "
+                        f"{a.dtype.name} values")
+    return a

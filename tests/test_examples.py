@@ -93,7 +93,7 @@ CONFIGS = sorted(p.name for p in EXAMPLES.glob("*.toml"))
 
 
 def test_there_are_example_configs():
-    assert {"spirals.toml", "sine.toml"} <= set(CONFIGS)
+    assert {"spirals.toml", "sine.toml", "stack.toml"} <= set(CONFIGS)
 
 
 @pytest.mark.parametrize("name", CONFIGS)

@@ -8,7 +8,8 @@ import numpy as np
 
 from ..callbacks import Callback, state_arrays
 from ..cli import Interrupted, UsageError
-from ..config import activation_types, check_config, ConfigError, DEFAULTS, layer_types, optimizer_types, output_paths, parse_value, read_config
+from ..config import (activation_types, check_config, ConfigError, DEFAULTS, layer_types,
+                      optimizer_types, output_paths, parse_value, read_config, SCHEDULES)
 from ..datasets import DATASETS
 from ..metrics import METRICS
 from ..training import fit, LOSSES, TrainingDiverged
@@ -67,6 +68,16 @@ def add_arguments(parser) -> None:
     g.add_argument("--max-loss-growth", type=float, metavar="FACTOR",
                    help="stop as diverged when a batch loss exceeds FACTOR times the first "
                         "(default 1e4; 0 turns the check off)")
+    g.add_argument("--early-stopping-patience", type=int, metavar="EPOCHS",
+                   help="stop when the monitored value has not improved for EPOCHS epochs "
+                        "([early_stopping] patience; off by default)")
+    g.add_argument("--early-stopping-monitor", metavar="KEY",
+                   help="what early stopping watches (default val_loss; e.g. val_accuracy)")
+    g.add_argument("--no-early-stopping", action="store_true",
+                   help="turn off the config's [early_stopping]")
+    g.add_argument("--schedule", metavar="NAME[:KEY=VALUE,...]",
+                   help="learning-rate schedule, e.g. step:step_size=10,gamma=0.5 or "
+                        "cosine:T_max=100 ([schedule]; 'none' turns it off)")
     g.add_argument("--verbose", type=int, choices=(0, 1, 2),
                    help="0 quiet, 1 progress per epoch, 2 one line per epoch (default 1)")
     g = parser.add_argument_group("output")
@@ -120,13 +131,49 @@ def build_config(args) -> dict:
     raw["optimizer"].update(_key_values(args.optimizer_param, "--optimizer-param"))
     if args.no_plots:
         raw["output"]["plots"] = False
+    _early_stopping_flags(args, raw)
+    if args.schedule is not None:
+        raw["schedule"] = parse_schedule(args.schedule)
     return check_config(raw, where="command line" if not args.config else args.config)
+
+
+def _early_stopping_flags(args, raw: dict) -> None:
+    es = raw["early_stopping"]
+    if args.no_early_stopping:
+        if args.early_stopping_patience is not None or args.early_stopping_monitor is not None:
+            raise UsageError("--no-early-stopping cannot be combined with "
+                             "--early-stopping-patience or --early-stopping-monitor")
+        raw["early_stopping"] = {}
+        return
+    if args.early_stopping_patience is not None:
+        es["patience"] = args.early_stopping_patience
+    if args.early_stopping_monitor is not None:
+        if "patience" not in es:
+            raise UsageError("--early-stopping-monitor needs --early-stopping-patience (or "
+                             "[early_stopping] patience in the config) to turn early stopping on")
+        es["monitor"] = args.early_stopping_monitor
+
+
+def parse_schedule(spec: str) -> dict:
+    """``"step:step_size=10,gamma=0.5"`` -> ``{"name": "step", "step_size": 10, "gamma": 0.5}``;
+    ``"none"`` (or ``""``) -> no schedule. Values are read as TOML values (``parse_value``)."""
+    name, _, rest = spec.partition(":")
+    name = name.strip()
+    if name.lower() in ("", "none"):
+        if rest.strip():
+            raise UsageError(f"--schedule {spec!r}: 'none' takes no arguments")
+        return {"name": ""}
+    out = {"name": name}
+    if rest.strip():
+        out.update(_key_values([item for item in rest.split(",")], f"--schedule {name}:"))
+    return out
 
 
 def list_choices() -> str:
     rows = [("data sets", DATASETS), ("layer types (model.layers tables)", layer_types()),
             ("activations", activation_types()), ("losses", LOSSES),
-            ("optimizers", optimizer_types()), ("metrics", METRICS)]
+            ("optimizers", optimizer_types()), ("schedules ([schedule] name, --schedule)", SCHEDULES),
+            ("metrics", METRICS)]
     return "\n".join(f"{title}: {', '.join(names)}" for title, names in rows)
 
 
@@ -274,8 +321,8 @@ def run_config(config: dict, out=print, warn=None) -> dict:
     ``TrainingDiverged`` when training diverges, and ``Interrupted`` after Ctrl-C, once the
     model and history of the last finished epoch are saved."""
     import sys
-    from ..config import (DEFAULTS, ConfigError, build_model, build_optimizer, check_output,
-                          get_loss, get_metrics, load_data, task_of)
+    from ..config import (DEFAULTS, ConfigError, build_callbacks, build_model, build_optimizer,
+                          check_output, get_loss, get_metrics, load_data, task_of)
 
     if warn is None:
         def warn(message):
@@ -308,6 +355,7 @@ def run_config(config: dict, out=print, warn=None) -> dict:
                             outputs_hint=hint)
         optimizer = build_optimizer(config["optimizer"], model.parameters())
         metrics = get_metrics(t["metrics"], task)
+        extra = build_callbacks(config, optimizer)
     except ConfigError as e:
         raise UsageError(str(e)) from None
     T = _targets(Y, task, loss, out_features)
@@ -321,7 +369,7 @@ def run_config(config: dict, out=print, warn=None) -> dict:
         history = fit(model, X, T, loss=loss, optimizer=optimizer, epochs=t["epochs"],
                       batch_size=t["batch_size"], shuffle=t["shuffle"],
                       validation_split=t["validation_split"], metrics=metrics, seed=t["seed"],
-                      verbose=t["verbose"], callbacks=[last],
+                      verbose=t["verbose"], callbacks=[*extra, last],
                       max_loss_growth=t["max_loss_growth"] or None)
     except KeyboardInterrupt:
         raise Interrupted(_save_interrupted(model, optimizer, last, t["epochs"], o, warn)) from None
