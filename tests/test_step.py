@@ -366,3 +366,17 @@ def test_a_step_allocates_nothing_that_grows_with_the_batch(case, path):
                 opt.step()
         peaks[N] = _peak(fn) - (N * 8 * 8 if path == "plain loop" else 0)   # the fresh output
     assert peaks[1024] <= peaks[256] + 4096, f"{case[0]}: {peaks}"
+
+
+def test_a_parameter_free_nested_sequential_keeps_float32():
+    """L5: Sequential(Dense(f32), Sequential(ReLU())) gave float64 output: the nested
+    container, having no parameters of its own, cast to its default float64."""
+    net = mm.Sequential(mm.Dense(3, 4, rng=0, dtype=np.float32), mm.Sequential(mm.ReLU()),
+                        mm.Dense(4, 2, rng=1, dtype=np.float32))
+    X = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    assert net.forward(X).dtype == np.float32 and net.predict(X).dtype == np.float32
+    net.backward(np.ones((5, 2), np.float32))
+    assert all(p.grad.dtype == np.float32 for p in net.parameters())
+    step = mm.TrainStep(net, "mse", "sgd")
+    step(X, np.zeros((5, 2), np.float32))
+    assert step.output.dtype == np.float32
