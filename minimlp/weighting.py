@@ -118,11 +118,12 @@ class SampleWeighted(Loss):
         return 0.0 if M == 0.0 else float(np.dot(w, l)) / M
 
     def _backward(self) -> Array:
-        G = self.loss._backward()
+        # Once per forward: some losses refill their buffer on every _backward call.
         if not self._scaled:
+            G = self._dY = self.loss._backward()
             G *= self._w[:, None]
             self._scaled = True
-        return G
+        return self._dY
 
     def _denominator(self, Y: Array, T: Array) -> float:
         """What the wrapped loss's mean divides its summed values by (1 for a sum)."""
