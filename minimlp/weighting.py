@@ -60,8 +60,15 @@ def check_sample_weight(w, N: int, dtype, owner: str = "fit") -> Array:
 
 
 class SampleWeighted(Loss):
-    """``loss`` with a weight per sample: ``L = sum_n w_n l_n / M`` (see the module
-    docstring for ``l_n`` and ``M``).
+    """``loss`` with a weight per sample (Keras' ``sample_weight``): ``L = sum_n w_n l_n / M``,
+    for a mean the mean over the batch of the weighted per-sample losses.
+
+    ``l_n`` is sample n's summed loss and ``M`` what ``loss``'s mean divides by (``N * D``
+    per element, ``N`` per sample; the module docstring has the details)::
+
+        dL/dY[n] = w_n * dloss/dY[n]
+
+    Shapes: ``Y (N, D)``; ``T`` as ``loss`` takes it; ``sample_weight (N,)``.
 
     ``forward(Y, T, sample_weight)`` returns the float ``L`` for predictions ``Y (N, D)``,
     the targets ``T`` that ``loss`` takes and weights ``sample_weight (N,)`` (finite,
