@@ -103,7 +103,13 @@ class SampleWeighted(Loss):
         if sample_weight is None:
             raise TypeError(f"{self!r}: forward(Y, T, sample_weight) needs the weights "
                             "(for the unweighted loss call the wrapped loss itself)")
-        return super().forward(Y, (T, sample_weight))
+        value = super().forward(Y, (T, sample_weight))
+        if self._empty:
+            self._Y = None                      # nothing for backward to use
+            raise ValueError(f"{self!r}: every label of this batch is ignore_index or has class "
+                             "weight 0, so the mean divides by 0 (fit takes a zero loss and "
+                             "gradient for such a batch)")
+        return value
 
     def check_targets(self, TW, shape: tuple, dtype):
         """The pair ``(T, w)`` checked: ``T`` by the wrapped loss, ``w`` (N,) by
@@ -121,7 +127,7 @@ class SampleWeighted(Loss):
         V = self._values_of._forward_none(Y, T)     # (N,) or (N, D), fresh
         l = V if V.ndim == 1 else np.add.reduce(V, axis=1)
         M = self._denominator(Y, T)
-        self._Y, self._w, self._scaled = Y, w, False
+        self._Y, self._w, self._scaled, self._empty = Y, w, False, M == 0.0
         return 0.0 if M == 0.0 else float(np.dot(w, l)) / M
 
     def _backward(self) -> Array:

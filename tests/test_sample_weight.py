@@ -395,3 +395,14 @@ def test_bool_weights_select_rows():
     keep = np.arange(X.shape[0]) % 2 == 0
     got = mm.evaluate(net, X, T, loss=loss, sample_weight=keep)["loss"]
     assert got == pytest.approx(keras_loss("mse", net.predict(X), T, keep.astype(float)), rel=1e-12)
+
+
+def test_every_label_ignored():
+    """The mean over no counted label is 0/0: forward raises as CrossEntropyLoss does; fit's
+    unchecked step takes a zero loss and gradient (as the unweighted loss)."""
+    loss = SampleWeighted(mm.CrossEntropyLoss(ignore_index=1))
+    Z, t, w = np.zeros((3, 2)), np.array([1, 1, 1]), np.ones(3)
+    with pytest.raises(ValueError, match="every label of this batch is ignore_index"):
+        loss.forward(Z, t, w)
+    assert loss._forward(Z, (t, w)) == 0.0
+    assert not loss._backward().any()
