@@ -124,7 +124,8 @@ class SampleWeighted(Loss):
     def _forward(self, Y: Array, TW) -> float:
         T, w = TW
         self.loss._forward(Y, T)                    # the unweighted gradient, as fit computes it
-        V = self._values_of._forward_none(Y, T)     # (N,) or (N, D), fresh
+        vo = self._values_of                        # the values, (N,) or (N, D), fresh
+        V = vo._forward_none(Y, T) if self._per_sample else vo._values(Y, T)
         l = V if V.ndim == 1 else np.add.reduce(V, axis=1)
         M = self._denominator(Y, T)
         self._Y, self._w, self._scaled, self._empty = Y, w, False, M == 0.0
