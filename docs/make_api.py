@@ -29,6 +29,7 @@ SECTIONS = [
     ("minimlp.dropout", "Regularization and normalization"),
     ("minimlp.normalization", "Regularization and normalization"),
     ("minimlp.losses", "Losses"),
+    ("minimlp.weighting", "Losses"),
     ("minimlp.optim", "Optimizers"),
     ("minimlp.training", "Training"),
     ("minimlp.callbacks", "Training"),

@@ -30,6 +30,7 @@ from .checkpoint import ModelCheckpoint
 from .step import TrainStep, TrainingDiverged
 from .history import History
 from .training import evaluate, fit, predict_classes, predict_proba
+from .weighting import SampleWeighted
 from .schedules import (CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, LinearLR,
                         LRScheduler, OneCycleLR, ReduceLROnPlateau, SequentialLR, StepLR)
 from .health import HealthMonitor
@@ -47,7 +48,7 @@ __all__ = [
     "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax", "LogSoftmax",
     "GELU", "ELU", "Softplus", "SiLU", "PReLU", "Dropout", "BatchNorm1d", "LayerNorm",
     "Loss", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "L1Loss", "HuberLoss", "BCELoss",
-    "SmoothL1Loss", "NLLLoss", "PoissonNLLLoss",
+    "SmoothL1Loss", "NLLLoss", "PoissonNLLLoss", "SampleWeighted",
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "clip_grad_norm", "clip_grad_value",
     "gradcheck", "GradcheckResult",
     "save", "load",

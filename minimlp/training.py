@@ -2,9 +2,10 @@
 
 ``fit`` runs ``TrainStep`` (forward, loss, backward, update; ``minimlp.step``) over shuffled
 mini-batches. It is four pieces: ``_prepare`` checks every argument before anything
-changes, ``Batches`` gathers each batch with ``np.take`` into two buffers allocated once
+changes, ``Batches`` gathers each batch with ``np.take`` into buffers allocated once
 (an epoch never copies the data set), ``CallbackList`` runs the hooks, and ``_run_epoch``
-is the hot loop. No derivative lives here.
+is the hot loop. No derivative lives here. ``sample_weight`` wraps the loss in
+``minimlp.weighting.SampleWeighted`` and travels with the rows; without it nothing changes.
 
 Randomness: ``seed`` becomes a ``numpy.random.SeedSequence`` ``S`` with two independent
 streams (so changing one never shifts the other):
@@ -36,6 +37,7 @@ from .losses import LOSSES, BCEWithLogitsLoss, CrossEntropyLoss, Loss, get_loss
 from .metrics import get_metric
 from .step import (OPTIMIZERS, NonFiniteLoss, TrainingDiverged, TrainStep, check_training_parts,
                    pin_threads)
+from .weighting import SampleWeighted, check_sample_weight
 
 Array = np.ndarray
 
@@ -117,8 +119,10 @@ def _sums(loss) -> bool:
     return getattr(loss, "reduction", "mean") == "sum"
 
 
-def _evaluate_arrays(model, X: Array, T: Array, loss: Loss | None, mfns, chunk: int | None) -> dict:
-    """Sample-weighted means of the loss and metrics over chunks of rows (eval mode)."""
+def _evaluate_arrays(model, X: Array, T: Array, loss: Loss | None, mfns, chunk: int | None,
+                     W: Array | None = None) -> dict:
+    """Means of the loss and metrics over chunks of rows (eval mode), each chunk weighing
+    its row count; with ``W`` (N,) ``loss`` is a ``SampleWeighted`` taking ``(T, W)``."""
     N = X.shape[0]
     chunk = N if chunk is None else chunk
     summed = _sums(loss)
@@ -129,7 +133,7 @@ def _evaluate_arrays(model, X: Array, T: Array, loss: Loss | None, mfns, chunk: 
         m = Xc.shape[0]
         Yp = model.forward(Xc, False)
         if loss is not None:   # targets checked once: a NaN output gives a NaN loss, not an error
-            total += (1 if summed else m) * loss._forward(Yp, Tc)
+            total += (1 if summed else m) * loss._forward(Yp, Tc if W is None else (Tc, W[s:s + chunk]))
         for j, (_, f) in enumerate(mfns):
             sums[j] += m * f(Yp, Tc)
     out = {"loss": float(total if summed else total / N)} if loss is not None else {}
@@ -137,12 +141,16 @@ def _evaluate_arrays(model, X: Array, T: Array, loss: Loss | None, mfns, chunk: 
     return out
 
 
-def evaluate(model, X, Y, *, loss=None, metrics=(), batch_size: int | None = None) -> dict:
+def evaluate(model, X, Y, *, loss=None, metrics=(), batch_size: int | None = None,
+             sample_weight=None) -> dict:
     """Loss and metrics of ``model`` on ``X`` (N, D_in) and targets ``Y``, in eval mode.
 
     Returns ``{"loss": L, "<metric>": m, ...}`` (``"loss"`` only when ``loss`` is given), each
     the mean over all N samples (batches combined with weights N_b / N; a loss with
-    ``reduction="sum"`` reports its sum over all samples instead). ``batch_size``
+    ``reduction="sum"`` reports its sum over all samples instead). ``sample_weight`` (N,),
+    finite and ``>= 0``, weighs each sample's loss as ``fit`` does
+    (``minimlp.weighting.SampleWeighted``: ``sum_n w_n l_n / M``); the metrics stay
+    unweighted. ``batch_size``
     bounds memory by evaluating in chunks (``None``: all rows at once). Changes no
     parameter or buffer; like ``predict`` it drops the layers' training caches, so a
     ``backward`` needs a new ``forward`` first.
@@ -150,15 +158,29 @@ def evaluate(model, X, Y, *, loss=None, metrics=(), batch_size: int | None = Non
     if not isinstance(model, Layer) or not hasattr(model, "check_input"):
         raise TypeError(f"evaluate: model must be a minimlp Sequential (wrap a single layer "
                         f"as Sequential(layer)), got {type(model).__name__}")
+    _refuse_weighted(loss, "evaluate")
     loss = None if loss is None else get_loss(loss, "evaluate")
     mfns = _metric_functions(metrics, loss if loss is not None else Loss())
     if loss is None and not mfns:
         raise ValueError("evaluate: nothing to compute; pass loss=... and/or metrics=[...]")
+    if loss is None and sample_weight is not None:
+        raise ValueError("evaluate: sample_weight weighs the loss, and no loss was given; "
+                         "pass loss=... (metrics are never weighted)")
     if batch_size is not None:
         batch_size = check_size(batch_size, "batch_size", "evaluate")
     X = model.check_input(X)
     T = _check_targets(model, loss, X, Y, "evaluate")
-    return _evaluate_arrays(model, X, T, loss, mfns, batch_size)
+    W = None
+    if sample_weight is not None:
+        W = check_sample_weight(sample_weight, X.shape[0], model.dtype, "evaluate")
+        loss = SampleWeighted(loss)
+    return _evaluate_arrays(model, X, T, loss, mfns, batch_size, W)
+
+
+def _refuse_weighted(loss, owner: str) -> None:
+    if isinstance(loss, SampleWeighted):
+        raise TypeError(f"{owner}: pass the unweighted loss ({loss.loss!r}) and "
+                        "sample_weight=w; the weights then follow the rows")
 
 
 # -- classifier helpers -------------------------------------------------------------------
@@ -206,10 +228,12 @@ class _Run:
 
 def _prepare(model, X, Y, loss, optimizer, epochs, batch_size, shuffle, validation_data,
              validation_split, validation_rows, metrics, callbacks, seed, verbose,
-             initial_epoch, max_loss_growth) -> _Run:
+             initial_epoch, max_loss_growth, sample_weight=None) -> _Run:
     """Check every argument of ``fit`` (raising ValueError/TypeError naming it) and split
-    off the validation rows; nothing is changed yet."""
+    off the validation rows (and their weights); nothing is changed yet. With weights,
+    ``run.loss`` is the ``SampleWeighted`` loss and ``run.W`` the training rows' weights."""
     run = _Run()
+    _refuse_weighted(loss, "fit")
     run.model, run.loss, run.optimizer = check_training_parts(model, loss, optimizer, "fit")
     run.epochs = epochs = check_size(epochs, "epochs", "fit")
     if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) \
@@ -238,15 +262,21 @@ def _prepare(model, X, Y, loss, optimizer, epochs, batch_size, shuffle, validati
     X = model.check_input(X, "fit input X")
     T = _check_targets(model, run.loss, X, Y, "fit")
     N = X.shape[0]
+    W = W_val = None
+    if sample_weight is not None:
+        W = check_sample_weight(sample_weight, N, model.dtype, "fit")
     if validation_data is not None:
         if validation_split:
             raise ValueError("fit: pass validation_data or validation_split, not both")
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise TypeError("fit: validation_data must be a pair (X_val, Y_val), got "
-                            f"{type(validation_data).__name__}"
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise TypeError("fit: validation_data must be a pair (X_val, Y_val) or a triple "
+                            f"(X_val, Y_val, sample_weight_val), got {type(validation_data).__name__}"
                             + (f" of length {len(validation_data)}" if hasattr(validation_data, "__len__") else ""))
         X_val = model.check_input(validation_data[0], "validation_data X")
         T_val = _check_targets(model, run.loss, X_val, validation_data[1], "fit validation_data")
+        if len(validation_data) == 3 and validation_data[2] is not None:
+            W_val = check_sample_weight(validation_data[2], X_val.shape[0], model.dtype,
+                                        "fit validation_data")
     elif validation_split:
         n_val = int(round(N * validation_split))
         if n_val < 1 or n_val >= N:
@@ -259,10 +289,19 @@ def _prepare(model, X, Y, loss, optimizer, epochs, batch_size, shuffle, validati
             val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         X_val, T_val = X[val_idx], T[val_idx]
         X, T = X[train_idx], T[train_idx]
+        if W is not None:
+            W_val, W = W[val_idx], W[train_idx]
+            if not W.any():
+                raise ValueError(f"fit: sample_weight is 0 on every one of the {N - n_val} "
+                                 "training rows validation_split leaves; at least one must be > 0")
         N = X.shape[0]
     else:
         X_val = T_val = None
-    run.X, run.T, run.X_val, run.T_val = X, T, X_val, T_val
+    run.X, run.T, run.X_val, run.T_val, run.W, run.W_val = X, T, X_val, T_val, W, W_val
+    # A weighted loss only where there are weights: the unweighted step stays as it is.
+    plain = run.loss
+    run.loss = plain if W is None else SampleWeighted(plain)
+    run.val_loss = plain if W_val is None else run.loss if W is not None else SampleWeighted(plain)
 
     run.bs = bs = min(batch_size, N)
     run.steps = -(-N // bs)
@@ -276,38 +315,46 @@ def _prepare(model, X, Y, loss, optimizer, epochs, batch_size, shuffle, validati
 
 
 class Batches:
-    """The mini-batches of an epoch: ``epoch(e)`` yields ``(X_batch, T_batch)``.
+    """The mini-batches of an epoch: ``epoch(e)`` yields ``(X_batch, T_batch, W_batch)``,
+    ``W_batch`` the batch's sample weights (``None`` without ``W``).
 
-    With ``shuffle`` each batch is gathered (``np.take``) into one of two buffers allocated
-    once, in the order of epoch ``e``'s permutation (stream ``(1, e)`` of the seed);
-    without, batches are views of consecutive rows. The last, smaller batch is kept.
+    With ``shuffle`` each batch is gathered (``np.take``) into buffers allocated once, in
+    the order of epoch ``e``'s permutation (stream ``(1, e)`` of the seed); without,
+    batches are views of consecutive rows. The last, smaller batch is kept.
     """
 
-    def __init__(self, X: Array, T: Array, batch_size: int, shuffle: bool, ss):
-        self.X, self.T, self.batch_size, self.shuffle, self.ss = X, T, batch_size, shuffle, ss
+    def __init__(self, X: Array, T: Array, batch_size: int, shuffle: bool, ss,
+                 W: Array | None = None):
+        self.X, self.T, self.W = X, T, W
+        self.batch_size, self.shuffle, self.ss = batch_size, shuffle, ss
         N = X.shape[0]
         self.bounds = [(s, min(s + batch_size, N)) for s in range(0, N, batch_size)]
         if shuffle:
             self._Xb = np.empty((batch_size,) + X.shape[1:], X.dtype)
             self._Tb = np.empty((batch_size,) + T.shape[1:], T.dtype)
+            self._Wb = None if W is None else np.empty(batch_size, W.dtype)
 
     def __len__(self) -> int:
         return len(self.bounds)
 
     def epoch(self, e: int):
-        X, T = self.X, self.T
+        X, T, W = self.X, self.T, self.W
         if not self.shuffle:
             for s, t in self.bounds:
-                yield X[s:t], T[s:t]
+                yield X[s:t], T[s:t], None if W is None else W[s:t]
             return
         order = _stream(self.ss, 1, e).permutation(X.shape[0])
-        Xb, Tb, bs, take = self._Xb, self._Tb, self.batch_size, np.take
+        Xb, Tb, Wb, bs, take = self._Xb, self._Tb, self._Wb, self.batch_size, np.take
+        wb = None
         for s, t in self.bounds:
             idx = order[s:t]
             xb, tb = (Xb, Tb) if t - s == bs else (Xb[:t - s], Tb[:t - s])
             take(X, idx, axis=0, out=xb, mode="clip")
             take(T, idx, axis=0, out=tb, mode="clip")
-            yield xb, tb
+            if W is not None:
+                wb = Wb if t - s == bs else Wb[:t - s]
+                take(W, idx, out=wb, mode="clip")
+            yield xb, tb, wb
 
 
 class CallbackList:
@@ -365,13 +412,13 @@ def _run_epoch(step: TrainStep, batches, epoch: int, cbs: CallbackList, mfns, su
                buffers: list, buffer_snapshot: list, growth: _Growth | None) -> tuple[float, list[float]]:
     """One epoch of steps: returns the summed loss (``sum_b N_b L_b``, or ``sum_b L_b`` for a
     summed loss) and the metric sums (``sum_b N_b m_b``). A NaN/inf, or a loss grown past
-    ``growth``, raises ``_NonFinite``."""
+    ``growth``, raises ``_NonFinite``. A weighted batch's loss targets are ``(T_b, W_b)``."""
     begin, finish, optimizer = step.begin, step.finish, step.optimizer
     hooks_begin, hooks_end = cbs.batch_begin, cbs.batch_end
     names = [n for n, _ in mfns]
     total = 0.0
     sums = [0.0] * len(mfns)
-    for batch, (xb, tb) in enumerate(batches.epoch(epoch), 1):
+    for batch, (xb, tb, wb) in enumerate(batches.epoch(epoch), 1):
         m = xb.shape[0]
         for cb in hooks_begin:
             cb.on_batch_begin(batch)
@@ -379,7 +426,7 @@ def _run_epoch(step: TrainStep, batches, epoch: int, cbs: CallbackList, mfns, su
             np.copyto(dst, a)
         before = optimizer.steps
         try:
-            value = begin(xb, tb)           # forward and loss
+            value = begin(xb, tb if wb is None else (tb, wb))    # forward and loss
             if mfns:                        # metrics of the output, before the update
                 mvals = [f(step.output, tb) for _, f in mfns]
             finish()                        # backward and update
@@ -410,7 +457,7 @@ def fit(model, X, Y, *, loss, optimizer, epochs: int, batch_size: int = 32,
         shuffle: bool = True, validation_data=None, validation_split: float = 0.0,
         validation_rows: str = "random", metrics: Iterable = (), callbacks: Iterable[Callback] = (),
         seed=None, verbose: int = 1, initial_epoch: int = 0, threads="auto",
-        max_loss_growth: float | None = 1e4) -> History:
+        max_loss_growth: float | None = 1e4, sample_weight=None) -> History:
     """Train ``model`` on ``X`` (N, D_in) and targets ``Y`` with mini-batch gradient descent.
 
     Parameters
@@ -431,11 +478,13 @@ def fit(model, X, Y, *, loss, optimizer, epochs: int, batch_size: int = 32,
     shuffle : bool
         Draw a fresh permutation of the training rows each epoch (see the module docstring
         for the stream); ``False`` keeps the order (batches are then views, no gathering).
-    validation_data : (X_val, Y_val) or None
-        Evaluated (eval mode, no update) after each epoch: ``val_loss`` and ``val_<metric>``.
+    validation_data : (X_val, Y_val), (X_val, Y_val, sample_weight_val) or None
+        Evaluated (eval mode, no update) after each epoch: ``val_loss`` (weighted when the
+        triple gives weights) and ``val_<metric>``.
     validation_split : float in [0, 1)
-        Instead of ``validation_data``: hold out ``round(N * validation_split)`` rows; the
-        rest, kept in their order, is the training set.
+        Instead of ``validation_data``: hold out ``round(N * validation_split)`` rows (and
+        their ``sample_weight``, which then weighs ``val_loss``); the rest, kept in their
+        order, is the training set.
     validation_rows : "random" or "last"
         Which rows ``validation_split`` holds out: random ones (default; their own random
         stream), or the last ones, as Keras does.
@@ -462,6 +511,14 @@ def fit(model, X, Y, *, loss, optimizer, epochs: int, batch_size: int = 32,
         exceeds ``max_loss_growth * max(1, L_1)``, ``L_1`` the first batch's: a loss that grew
         by orders of magnitude has diverged even while it is finite. ``None`` turns the
         check off. Default ``1e4``.
+    sample_weight : array (N,) or None
+        A weight per row of ``X``, finite and ``>= 0``, not all 0 (Keras' ``sample_weight``).
+        Each sample's loss is multiplied by its weight and a batch's loss is the wrapped
+        loss's reduction of the weighted values, ``sum_n w_n l_n / M`` with ``M`` what its
+        mean divides by (``N_b * D_out`` for MSE, ``N_b`` for cross-entropy labels): the
+        mean over the batch of the weighted per-sample losses, Keras'
+        ``"sum_over_batch_size"`` (see ``minimlp.weighting.SampleWeighted``). Weights of 1
+        train exactly as none. Metrics stay unweighted.
 
     Returns the ``History``. Arguments are all checked before anything changes: a bad one
     raises ``ValueError``/``TypeError`` naming it; so does a model ending in ``Softmax``
@@ -474,7 +531,7 @@ def fit(model, X, Y, *, loss, optimizer, epochs: int, batch_size: int = 32,
     """
     run = _prepare(model, X, Y, loss, optimizer, epochs, batch_size, shuffle, validation_data,
                    validation_split, validation_rows, metrics, callbacks, seed, verbose,
-                   initial_epoch, max_loss_growth)
+                   initial_epoch, max_loss_growth, sample_weight)
     model, loss, optimizer, mfns = run.model, run.loss, run.optimizer, run.mfns
     step = TrainStep(model, loss, optimizer, threads=threads)
     n_threads = step.thread_count(run.bs)
@@ -493,7 +550,7 @@ def fit(model, X, Y, *, loss, optimizer, epochs: int, batch_size: int = 32,
                            "epochs": run.epochs, "initial_epoch": run.initial_epoch,
                            "batch_size": run.bs, "samples": N, "steps": run.steps,
                            "metrics": keys, "verbose": run.verbose})
-    batches = Batches(run.X, run.T, run.bs, run.shuffle, run.ss)
+    batches = Batches(run.X, run.T, run.bs, run.shuffle, run.ss, run.W)
     state = state_arrays(model)
     snapshot = [np.empty_like(a) for a in state]
     buffers = [a for layer in model.leaves() for a in layer.buffers().values()]
@@ -518,7 +575,8 @@ def fit(model, X, Y, *, loss, optimizer, epochs: int, batch_size: int = 32,
                     growth = None
                     logs = _epoch_logs(total, sums, N, names, summed, state)
                     if validating:
-                        vlogs = _evaluate_arrays(model, run.X_val, run.T_val, loss, mfns, val_chunk)
+                        vlogs = _evaluate_arrays(model, run.X_val, run.T_val, run.val_loss, mfns,
+                                                 val_chunk, run.W_val)
                         if not math.isfinite(vlogs["loss"]):
                             raise _NonFinite(f"the validation loss became {vlogs['loss']}", "validation")
                         logs.update((f"val_{k}", v) for k, v in vlogs.items())
