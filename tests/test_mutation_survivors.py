@@ -363,3 +363,47 @@ def test_an_optimizer_state_with_the_wrong_number_of_arrays_is_refused(tmp_path,
     bad = _rewrite(tmp_path / "good.npz", tmp_path / "bad.npz", change)
     with pytest.raises(ValueError, match=r"optimizer state '_m' does not fit"):
         mm.load(bad, with_optimizer=True)
+
+
+# -- optimizer memory (through tracemalloc, which sees numpy's allocations) ------------------
+def _peak_bytes(fn, held=False):
+    """The peak bytes allocated while ``fn`` runs (``held=True``: those still held after it)."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[0 if held else 1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: mm.Adam(p, weight_decay=1e-4), lambda p: mm.AdamW(p, weight_decay=1e-2),
+    lambda p: mm.RMSprop(p, weight_decay=1e-4), lambda p: mm.RMSprop(p, momentum=0.9),
+    lambda p: mm.RMSprop(p, centered=True, momentum=0.5), lambda p: mm.Adagrad(p, weight_decay=1e-4),
+    lambda p: mm.SGD(p, momentum=0.9, weight_decay=1e-4, nesterov=True),
+], ids=["adam-wd", "adamw", "rmsprop-wd", "rmsprop-momentum", "rmsprop-centered", "adagrad-wd", "nesterov-wd"])
+def test_optimizer_steps_with_weight_decay_or_momentum_allocate_nothing_model_sized(make):
+    layer = mm.Dense(256, 256, rng=0)              # W: 65,536 float64 = 512 KiB
+    layer.dW[...] = 0.01
+    layer.db[...] = 0.01
+    opt = make(layer.parameters())
+    opt.step()
+    opt.step()
+    peak = _peak_bytes(opt.step)
+    assert peak < 64 * 1024, f"{opt!r}: a step allocated {peak} bytes"
+
+
+def test_plain_sgd_holds_no_model_sized_scratch():
+    # Plain SGD updates through a shared scratch of at most 65,536 elements (512 KiB), not
+    # one the size of the largest parameter (here 262,144 elements, 2 MiB).
+    net = mm.Sequential(mm.Dense(512, 512, rng=0), mm.ReLU(), mm.Dense(512, 10, rng=1))
+    holder = []
+    held = _peak_bytes(lambda: holder.append(mm.SGD(net.parameters(), lr=0.1)), held=True)
+    assert held < 1024 * 1024, f"SGD holds {held} bytes of scratch"
+    for p in net.parameters():
+        p.grad[...] = 1.0
+    before = [p.value.copy() for p in net.parameters()]
+    holder[0].step()
+    for p, v in zip(net.parameters(), before):
+        np.testing.assert_array_equal(p.value, v - 0.1)
