@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import copy
 import importlib.abc
 import importlib.util
 import json
@@ -60,6 +59,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,6 +115,7 @@ class _Enumerator:
     def __init__(self, tree: ast.Module, source: str):
         self.tree, self.source = tree, source
         self.lines = source.splitlines()
+        self.blines = [line.encode("utf-8") for line in self.lines]
         self.found: list = []
 
     def run(self) -> list:
@@ -123,7 +124,17 @@ class _Enumerator:
 
     # -- helpers ---------------------------------------------------------------------------
     def _seg(self, node) -> str:
-        return _short(ast.get_source_segment(self.source, node) or ast.unparse(node))
+        """The node's source text (ast.get_source_segment re-splits the file at every call)."""
+        try:
+            lo, hi = node.lineno - 1, node.end_lineno - 1
+            first, last = self.blines[lo], self.blines[hi]
+            if lo == hi:
+                text = first[node.col_offset:node.end_col_offset]
+            else:
+                text = b"\n".join([first[node.col_offset:], *self.blines[lo + 1:hi], last[:node.end_col_offset]])
+            return _short(text.decode("utf-8"))
+        except (AttributeError, TypeError, IndexError, UnicodeDecodeError):
+            return _short(ast.unparse(node))
 
     def _skip(self, node) -> bool:
         line = self.lines[node.lineno - 1] if 0 < node.lineno <= len(self.lines) else ""
@@ -343,32 +354,50 @@ class _MutantImporter(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(self.code, module.__dict__)
 
 
-# -- the child processes ----------------------------------------------------------------------
-def _pytest_args(files, basetemp):
-    return ["-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--basetemp", basetemp, *files]
+# -- running tests in forked children --------------------------------------------------------
+def _pytest_args(files, basetemp, stop_first=True):
+    return (["-x"] if stop_first else []) + ["-qq", "-s", "-p", "no:cacheprovider", "-o", "addopts=",
+                                              "--basetemp", basetemp, *files]
 
 
-class _Select:
-    def __init__(self, ids):
-        self.order = {nid: i for i, nid in enumerate(ids)}
+def _quiet_child(log_path=None):
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+    fd = os.open(log_path or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
 
-    def pytest_collection_modifyitems(self, session, config, items):
-        keep = sorted((it for it in items if it.nodeid in self.order), key=lambda it: self.order[it.nodeid])
-        dropped = [it for it in items if it.nodeid not in self.order]
-        if dropped:
-            config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
+
+def _run_items(items, trace=None) -> dict:
+    """Run pytest items in order (as pytest's own loop does); returns {nodeid: passed}."""
+    from _pytest.runner import runtestprotocol
+    out = {}
+    for i, item in enumerate(items):
+        nxt = items[i + 1] if i + 1 < len(items) else None
+        if trace is not None:
+            trace.start()
+        t0 = time.perf_counter()
+        try:
+            reports = runtestprotocol(item, nextitem=nxt, log=False)
+        finally:
+            if trace is not None:
+                trace.stop(item.nodeid, time.perf_counter() - t0)
+        out[item.nodeid] = (not any(r.failed for r in reports) and
+                            any(r.when == "call" and r.passed and not hasattr(r, "wasxfail") for r in reports))
+        if trace is None and not out[item.nodeid]:
+            break
+    return out
 
 
 class _Trace:
-    """Per-test line coverage of the target files, their duration and outcome."""
+    """Per-test line coverage of minimlp's files (``sys.settrace``) and each test's time."""
 
     def __init__(self, files):
         self.files = set(files)
         self.lines: dict[str, set] = {}
         self.seconds: dict[str, float] = {}
-        self.failed: set = set()
-        self.passed: set = set()
         self._sink = set()
 
     def _local(self, frame, event, arg):
@@ -382,39 +411,16 @@ class _Trace:
             return self._local
         return None
 
-    def wrap(self):
-        import pytest
+    def start(self):
+        self._sink = set()
+        sys.settrace(self._global)
+        threading.settrace(self._global)
 
-        trace = self
-
-        class Plugin:
-            @pytest.hookimpl(hookwrapper=True)
-            def pytest_runtest_protocol(self, item, nextitem):
-                trace._sink = set()
-                t0 = time.perf_counter()
-                sys.settrace(trace._global)
-                threading.settrace(trace._global)
-                try:
-                    yield
-                finally:
-                    sys.settrace(None)
-                    threading.settrace(None)
-                    trace.lines[item.nodeid] = trace._sink
-                    trace.seconds[item.nodeid] = time.perf_counter() - t0
-
-            def pytest_runtest_logreport(self, report):
-                if report.failed:
-                    trace.failed.add(report.nodeid)
-                elif report.when == "call" and report.passed and not hasattr(report, "wasxfail"):
-                    trace.passed.add(report.nodeid)
-        return Plugin()
-
-
-def _quiet_child(log_path=None):
-    os.setpgid(0, 0)
-    fd = os.open(log_path or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
+    def stop(self, nodeid, seconds):
+        sys.settrace(None)
+        threading.settrace(None)
+        self.lines[nodeid] = self._sink
+        self.seconds[nodeid] = seconds
 
 
 def _fingerprint(tests: list[str]) -> str:
@@ -430,32 +436,27 @@ def _fingerprint(tests: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def collect_coverage(tests: list[str], basetemp: str, log: str, cache_dir: Path | None) -> dict:
-    """Run the tests once under the tracer (in a child) and return, for every test, the lines
-    of minimlp's files it runs. Cached in ``cache_dir`` while no source or test changes."""
-    cached = None
-    if cache_dir is not None:
-        cached = cache_dir / f"coverage-{_fingerprint(tests)}.json"
-        if cached.exists():
-            print(f"mutate: reusing the coverage in {cached}", flush=True)
-            return json.loads(cached.read_text())
-    targets = [p for p in (ROOT / "minimlp").rglob("*.py") if "__pycache__" not in p.parts]
-    out = Path(basetemp) / "coverage.json"
+def collect_coverage(items, cached: Path | None, log: str) -> dict:
+    """Run every test once under the tracer, in a child, and return for each test the lines of
+    minimlp's files it runs, its time and whether it passed (cached while nothing changes)."""
+    if cached is not None and cached.exists():
+        print(f"mutate: reusing the coverage in {cached}", flush=True)
+        return json.loads(cached.read_text())
+    targets = [str(p) for p in (ROOT / "minimlp").rglob("*.py") if "__pycache__" not in p.parts]
+    out = Path(tempfile.mkdtemp(prefix="mutate-cov-")) / "coverage.json"
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
             _quiet_child(log)
-            import pytest
-            trace = _Trace(str(p) for p in targets)
-            pytest.main(_pytest_args(tests, str(Path(basetemp) / "cov"))[1:], plugins=[trace.wrap()])
+            trace = _Trace(targets)
+            passed = _run_items(items, trace)
             by_test = {}
             for nid, lines in trace.lines.items():
                 per_file = {}
                 for f, ln in lines:
                     per_file.setdefault(f, []).append(ln)
-                by_test[nid] = {"lines": per_file, "seconds": trace.seconds.get(nid, 0.0),
-                                "passed": nid in trace.passed and nid not in trace.failed}
+                by_test[nid] = {"lines": per_file, "seconds": trace.seconds[nid], "passed": passed[nid]}
             out.write_text(json.dumps(by_test))
             code = 0
         finally:
@@ -464,26 +465,104 @@ def collect_coverage(tests: list[str], basetemp: str, log: str, cache_dir: Path 
     if not out.exists():
         sys.exit(f"mutate: the coverage run failed (exit status {status}); see {log}")
     if cached is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_bytes(out.read_bytes())
     return json.loads(out.read_text())
 
 
-def _run_mutant_child(path: Path, index: int, files, ids, basetemp: str) -> None:
+# -- applying a mutant -----------------------------------------------------------------------
+def _code_objects(code, out: dict) -> dict:
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            out[(c.co_qualname, c.co_firstlineno)] = c
+            _code_objects(c, out)
+    return out
+
+
+def _live_functions(module):
+    """The functions and methods defined in ``module`` (the objects every reference shares)."""
+    seen = set()
+
+    def from_class(cls):
+        if id(cls) in seen:
+            return
+        seen.add(id(cls))
+        for v in vars(cls).values():
+            yield from from_value(v)
+
+    def from_value(v):
+        if isinstance(v, types.FunctionType) and v.__module__ == module.__name__:
+            yield v
+        elif isinstance(v, (staticmethod, classmethod)):
+            yield from from_value(v.__func__)
+        elif isinstance(v, property):
+            for f in (v.fget, v.fset, v.fdel):
+                yield from from_value(f)
+        elif isinstance(v, type) and v.__module__ == module.__name__:
+            yield from from_class(v)
+
+    for v in list(vars(module).values()):
+        yield from from_value(v)
+
+
+def patch_in_place(module, code) -> int:
+    """Give every function of ``module`` the code of its mutated twin (same qualified name and
+    first line); returns how many changed. Every reference (``mm.ReLU``, an instance, a
+    registry) sees the mutant, and nothing is re-imported or re-collected."""
+    new = _code_objects(code, {})
+    changed = 0
+    for f in _live_functions(module):
+        c = new.get((f.__code__.co_qualname, f.__code__.co_firstlineno))
+        if c is not None and c != f.__code__:
+            f.__code__ = c                     # ValueError if the free variables differ
+            changed += 1
+    return changed
+
+
+def _fast_child(path: Path, index: int, items) -> None:
+    """In a fork of the collected session: patch the functions, run the items, exit 0/1."""
     code = 3
     try:
         _quiet_child()
-        name, package = module_name(path)
+        name, _ = module_name(path)
         try:
-            code_object = mutated_code(path, index)
+            compiled = mutated_code(path, index)
         except Exception:
-            code = 7                                 # the mutant does not compile: not run
+            code = 7                                   # does not compile: not run
             raise
-        sys.meta_path.insert(0, _MutantImporter(name, path, code_object, package))
-        import pytest
-        code = int(pytest.main(_pytest_args(files, basetemp), plugins=[_Select(ids)]))
+        try:
+            changed = patch_in_place(sys.modules[name], compiled)
+        except (ValueError, KeyError):
+            changed = 0
+        if not changed:
+            code = 8                                   # not inside a function: the slow path
+        else:
+            passed = _run_items(items)
+            code = 0 if all(passed.values()) and len(passed) == len(items) else 1
     finally:
         os._exit(code)
+
+
+def _slow_child_main(spec_file: str) -> int:
+    """A fresh interpreter that imports the mutated module through an import hook (for
+    mutants of import-time code: defaults, class attributes, module constants)."""
+    spec = json.loads(Path(spec_file).read_text())
+    path = Path(spec["path"])
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))
+    name, package = module_name(path)
+    try:
+        compiled = mutated_code(path, spec["index"])
+    except Exception:
+        return 7
+    sys.meta_path.insert(0, _MutantImporter(name, path, compiled, package))
+    import pytest
+
+    class Select:
+        def pytest_collection_modifyitems(self, session, config, items):
+            order = {nid: i for i, nid in enumerate(spec["ids"])}
+            items[:] = sorted((it for it in items if it.nodeid in order), key=lambda it: order[it.nodeid])
+    return int(pytest.main(_pytest_args(spec["files"], spec["basetemp"]), plugins=[Select()]))
 
 
 # -- selection and the run -------------------------------------------------------------------
@@ -501,66 +580,85 @@ def select_tests(m: Mutant, abspath: str, coverage: dict) -> list[str]:
     return sorted(chosen, key=lambda nid: coverage[nid]["seconds"])
 
 
-def run_mutants(work: list, coverage: dict, args, basetemp: str) -> None:
+class _Job:
+    def __init__(self, m, path, ids, limit, slow, by_id, basetemp):
+        self.m, self.path, self.ids, self.limit, self.slow = m, path, ids, limit, slow
+        self.t0 = time.perf_counter()
+        if slow:
+            import subprocess
+            tmp = tempfile.mkdtemp(prefix=f"m{m.index}-", dir=basetemp)
+            spec = Path(tmp) / "spec.json"
+            spec.write_text(json.dumps({"path": str(path), "index": m.index, "ids": ids, "basetemp": tmp,
+                                        "files": sorted({nid.split("::")[0] for nid in ids})}))
+            self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--_child", str(spec)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         start_new_session=True, cwd=ROOT)
+            self.pid = self.proc.pid
+        else:
+            items = [by_id[nid] for nid in ids if nid in by_id]
+            self.pid = os.fork()
+            if self.pid == 0:
+                _fast_child(path, m.index, items)
+            try:
+                os.setpgid(self.pid, self.pid)
+            except OSError:
+                pass
+
+    def poll(self):
+        """None while running; else the exit code (-9 for a timeout)."""
+        if self.slow:
+            code = self.proc.poll()
+        else:
+            got, status = os.waitpid(self.pid, os.WNOHANG)
+            code = None if got == 0 else os.waitstatus_to_exitcode(status)
+        if code is None and time.perf_counter() - self.t0 > self.limit:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            if self.slow:
+                self.proc.wait()
+            else:
+                os.waitpid(self.pid, 0)
+            return "timeout"
+        return code
+
+
+def run_mutants(work: list, coverage: dict, by_id: dict, args, basetemp: str) -> None:
     """``work``: (Mutant, Path) pairs; fills in each mutant's status."""
     pending = []
     for m, path in work:
-        ids = select_tests(m, str(path), coverage)
+        ids = [nid for nid in select_tests(m, str(path), coverage) if nid in by_id]
         if not ids:
             m.status = "uncovered"
             continue
         m.tests = len(ids)
-        phases = [ids[:args.first], ids[args.first:]] if args.first else [ids]
-        pending.append((m, path, [p for p in phases if p], 0))
-    running = {}
-    done = 0
-    total = len(pending)
+        limit = args.timeout_base + args.timeout_factor * sum(coverage[n]["seconds"] for n in ids)
+        pending.append((m, path, ids, limit, m.scope is not None))
+    running, done, total = [], 0, len(pending)
     t_start = time.perf_counter()
     while pending or running:
         while pending and len(running) < args.jobs:
-            job = pending.pop(0)
-            m, path, phases, k = job
-            ids = phases[k]
-            files = sorted({nid.split("::")[0] for nid in ids})
-            limit = args.timeout_base + args.timeout_factor * sum(coverage[n]["seconds"] for n in ids)
-            tmp = tempfile.mkdtemp(prefix=f"m{m.index}-", dir=basetemp)
-            pid = os.fork()
-            if pid == 0:
-                _run_mutant_child(path, m.index, files, ids, tmp)
-            try:
-                os.setpgid(pid, pid)
-            except OSError:
-                pass
-            running[pid] = (m, time.perf_counter(), limit, job)
-        time.sleep(0.01)
-        for pid, (m, t0, limit, job) in list(running.items()):
-            got, status = os.waitpid(pid, os.WNOHANG)
-            elapsed = time.perf_counter() - t0
-            if got == 0:
-                if elapsed > limit:
-                    try:
-                        os.killpg(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-                    os.waitpid(pid, 0)
-                    m.status = "timeout"
-                else:
-                    continue
-            else:
-                code = os.waitstatus_to_exitcode(status)
-                m.status = {0: "survived", 5: "error", 7: "invalid"}.get(code, "killed")
-                # 5: pytest ran no test (a selection that matched nothing); 7: did not compile
-            m.seconds += elapsed
-            del running[pid]
-            if m.status == "survived" and job[3] + 1 < len(job[2]):
-                pending.insert(0, (job[0], job[1], job[2], job[3] + 1))   # the remaining tests
+            running.append(_Job(*pending.pop(0), by_id, basetemp))
+        time.sleep(0.005)
+        for job in list(running):
+            code = job.poll()
+            if code is None:
                 continue
+            running.remove(job)
+            m = job.m
+            m.seconds += time.perf_counter() - job.t0
+            if code == 8:                     # the fast path found no function to patch
+                pending.insert(0, (m, job.path, job.ids, job.limit, True))
+                continue
+            m.status = ("timeout" if code == "timeout" else
+                        {0: "survived", 5: "error", 7: "invalid"}.get(code, "killed"))
             done += 1
             if args.progress:
                 rate = (time.perf_counter() - t_start) / done
                 print(f"  [{done}/{total}] {m.path}:{m.line} {m.mutation} -> {m.status} "
-                      f"({m.seconds:.1f}s, {m.tests} tests; ~{rate * (total - done) / 60:.1f} min left)",
-                      flush=True)
+                      f"({m.seconds:.1f}s, {m.tests} tests{', fresh import' if job.slow else ''}; "
+                      f"~{rate * (total - done) / 60:.1f} min left)", flush=True)
 
 
 def read_equivalents(path: Path) -> dict:
@@ -600,7 +698,49 @@ def report(mutants: list[Mutant], equivalents: dict, show_keys: bool) -> str:
     return "\n".join(rows + ["", "Surviving mutants:" if details else "No surviving mutants."] + details)
 
 
+
+
+class _Driver:
+    """A pytest plugin that replaces the test loop: the session is collected once, then every
+    mutant runs in a fork of it."""
+
+    def __init__(self, args, work, argv):
+        self.args, self.work, self.argv = args, work, argv
+
+    def pytest_runtestloop(self, session):
+        args, t0 = self.args, time.perf_counter()
+        items = list(session.items)
+        mod = sys.modules.get("minimlp")
+        if mod is None or not Path(mod.__file__).resolve().is_relative_to(ROOT):
+            sys.exit(f"mutate: the tests imported minimlp from {getattr(mod, '__file__', None)}, not {ROOT}")
+        by_id = {it.nodeid: it for it in items}
+        basetemp = tempfile.mkdtemp(prefix="mutate-")
+        if args.coverage_file:
+            cached = Path(args.coverage_file)
+        elif args.no_cache:
+            cached = None
+        else:
+            cached = Path(tempfile.gettempdir()) / "minimlp-mutate" / f"coverage-{_fingerprint(args.tests)}.json"
+        print(f"mutate: per-test coverage of {len(items)} tests ...", flush=True)
+        coverage = collect_coverage(items, cached, str(Path(basetemp) / "coverage.log"))
+        npass = sum(c["passed"] for c in coverage.values())
+        print(f"mutate: {len(coverage)} tests traced ({npass} passing), {time.perf_counter() - t0:.0f}s; "
+              f"running {len(self.work)} mutants with --jobs {args.jobs}", flush=True)
+        run_mutants(self.work, coverage, by_id, args, basetemp)
+        mutants = [m for m, _ in self.work]
+        print()
+        print(report(mutants, read_equivalents(Path(args.equivalent)), args.keys))
+        print(f"\n{time.perf_counter() - t0:.0f}s; {time.strftime('%Y-%m-%d')}; "
+              f"python tools/mutate.py {' '.join(self.argv)}", flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps([m.__dict__ for m in mutants], indent=1, default=str))
+        return True
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--_child"]:
+        return _slow_child_main(argv[1])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("modules", nargs="+", help="source files to mutate, e.g. minimlp/losses.py")
@@ -617,16 +757,15 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None, help="write every mutant's result to this file")
     ap.add_argument("--no-cache", action="store_true",
                     help="trace the tests again even if $TMPDIR/minimlp-mutate holds their coverage")
-    ap.add_argument("--first", type=int, default=8,
-                    help="run the N fastest covering tests first, the rest only if they all pass")
+    ap.add_argument("--coverage-file", default=None,
+                    help="use (or write) this coverage file whatever the sources' state")
     ap.add_argument("--quiet", dest="progress", action="store_false", help="no line per mutant")
     args = ap.parse_args(argv)
 
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
-    paths = [Path(p).resolve() for p in args.modules]
     work = []
-    for path in paths:
+    for path in (Path(p).resolve() for p in args.modules):
         ms = enumerate_mutants(path)
         if args.lines:
             lo, _, hi = args.lines.partition("-")
@@ -639,34 +778,9 @@ def main(argv=None) -> int:
                 print(f"{m.path}:{m.line}  {m.mutation}")
     if args.list:
         return 0
-
-    import numpy  # noqa: F401  (imported once here, shared by every forked child)
-    import pytest  # noqa: F401
-    for extra in ("scipy.special", "hypothesis", "sklearn.base", "matplotlib"):
-        try:
-            __import__(extra)
-        except ImportError:
-            pass
-    if any(mod.startswith("minimlp") for mod in sys.modules):
-        sys.exit("mutate: minimlp was imported before forking; the mutants would not be seen")
-
-    basetemp = tempfile.mkdtemp(prefix="mutate-")
-    t0 = time.perf_counter()
-    log = str(Path(basetemp) / "coverage.log")
-    print(f"mutate: per-test coverage of {', '.join(args.tests)} ...", flush=True)
-    cache = None if args.no_cache else Path(tempfile.gettempdir()) / "minimlp-mutate"
-    coverage = collect_coverage(args.tests, basetemp, log, cache)
-    npass = sum(c["passed"] for c in coverage.values())
-    print(f"mutate: {len(coverage)} tests ({npass} passing) in {time.perf_counter() - t0:.0f}s; "
-          f"running {len(work)} mutants with --jobs {args.jobs}", flush=True)
-    run_mutants(work, coverage, args, basetemp)
-    mutants = [m for m, _ in work]
-    print()
-    print(report(mutants, read_equivalents(Path(args.equivalent)), args.keys))
-    print(f"\n{time.perf_counter() - t0:.0f}s in all; {time.strftime('%Y-%m-%d')}; "
-          f"python tools/mutate.py {' '.join(argv if argv is not None else sys.argv[1:])}")
-    if args.json:
-        Path(args.json).write_text(json.dumps([m.__dict__ for m in mutants], indent=1, default=str))
+    import pytest
+    session_tmp = tempfile.mkdtemp(prefix="mutate-session-")
+    pytest.main(_pytest_args(args.tests, session_tmp, stop_first=False), plugins=[_Driver(args, work, argv)])
     return 0
 
 
