@@ -407,3 +407,167 @@ def test_plain_sgd_holds_no_model_sized_scratch():
     holder[0].step()
     for p, v in zip(net.parameters(), before):
         np.testing.assert_array_equal(p.value, v - 0.1)
+
+
+# -- ReduceLROnPlateau's improvement rule, every mode (PyTorch's) --------------------------
+def _plateau(values, **kw):
+    opt = mm.SGD(_net().parameters(), lr=1.0)
+    sched = mm.ReduceLROnPlateau(opt, factor=0.5, patience=0, **kw)
+    return [sched.step(v) for v in values], sched
+
+
+@pytest.mark.parametrize("kw, values, lrs", [
+    # min, rel: better when value < best * (1 - threshold)
+    ({"threshold": 0.1}, [10.0, 9.0], [1.0, 0.5]),            # 9.0 == 10 * 0.9: not better
+    ({"threshold": 0.1}, [10.0, 8.99], [1.0, 1.0]),
+    # min, abs: better when value < best - threshold
+    ({"threshold": 0.5, "threshold_mode": "abs"}, [10.0, 9.5], [1.0, 0.5]),
+    ({"threshold": 0.5, "threshold_mode": "abs"}, [10.0, 9.49], [1.0, 1.0]),
+    ({"threshold": 0.5, "threshold_mode": "abs"}, [10.0, 10.2], [1.0, 0.5]),
+    # max, rel: better when value > best * (1 + threshold)
+    ({"mode": "max", "threshold": 0.1}, [10.0, 11.0], [1.0, 0.5]),
+    ({"mode": "max", "threshold": 0.1}, [10.0, 11.01], [1.0, 1.0]),
+    ({"mode": "max", "threshold": 0.1}, [10.0, 9.0], [1.0, 0.5]),
+    # max, abs: better when value > best + threshold
+    ({"mode": "max", "threshold": 0.5, "threshold_mode": "abs"}, [10.0, 10.5], [1.0, 0.5]),
+    ({"mode": "max", "threshold": 0.5, "threshold_mode": "abs"}, [10.0, 10.51], [1.0, 1.0]),
+    ({"mode": "max", "threshold": 0.5, "threshold_mode": "abs"}, [10.0, 10.4, 10.52], [1.0, 0.5, 0.5]),
+])
+def test_reduce_on_plateau_improvement_rule(kw, values, lrs):
+    got, _ = _plateau(values, **kw)
+    assert got == lrs
+
+
+def test_reduce_on_plateau_best_follows_the_mode():
+    _, low = _plateau([3.0, 2.0, 2.5])
+    assert low.best == 2.0
+    _, high = _plateau([3.0, 4.0, 3.5], mode="max")
+    assert high.best == 4.0
+
+
+def test_reduce_on_plateau_starts_with_no_bad_epochs_and_no_cooldown():
+    # An infinite first value is no improvement on best = inf: one bad epoch, not two.
+    _, sched = _plateau([])
+    assert (sched.num_bad_epochs, sched.cooldown_counter, sched.last_epoch) == (0, 0, 0)
+    opt = mm.SGD(_net().parameters(), lr=1.0)
+    patient = mm.ReduceLROnPlateau(opt, factor=0.5, patience=1)
+    assert patient.step(float("inf")) == 1.0 and patient.num_bad_epochs == 1
+    opt = mm.SGD(_net().parameters(), lr=1.0)
+    eager = mm.ReduceLROnPlateau(opt, factor=0.5, patience=0)
+    assert eager.step(float("inf")) == 0.5                 # no cooldown left over to skip it
+
+
+def test_a_schedule_without_an_optimizer_starts_at_epoch_0():
+    for sched in (mm.StepLR(), mm.ExponentialLR(), mm.CosineAnnealingLR()):
+        assert sched.last_epoch == 0 and sched.lrs == [] and sched.optimizer is None
+
+
+@pytest.mark.parametrize("factor", [1.5, -0.1, 1.0000001])
+def test_cosine_warmup_start_factor_lies_in_0_1(factor):
+    with pytest.raises(ValueError, match="invalid warmup_start_factor"):
+        mm.CosineAnnealingLR(mm.SGD(_net().parameters(), lr=0.1), T_max=5, warmup_epochs=2,
+                             warmup_start_factor=factor)
+    sched = mm.CosineAnnealingLR(mm.SGD(_net().parameters(), lr=0.1), T_max=5, warmup_epochs=2,
+                                 warmup_start_factor=1.0)
+    assert sched.lrs == [0.1]
+
+
+# -- files that are not model files -----------------------------------------------------------
+def test_a_text_file_is_said_to_be_neither_npz_nor_npy(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a model\n" * 10)
+    with pytest.raises(ValueError, match=r"is not a minimlp model file \(neither an \.npz archive "
+                                         r"nor a \.npy array\)"):
+        mm.load(path)
+
+
+def test_an_empty_file_is_said_to_be_no_npz_archive(tmp_path):
+    path = tmp_path / "empty.npz"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"is not a minimlp model file \(not an \.npz archive: ") as e:
+        mm.load(path)
+    assert "neither" not in str(e.value)
+
+
+# -- more of Sequential's and the files' public behaviour -----------------------------------
+@pytest.mark.parametrize("layers", [
+    lambda: [mm.Dense(3, 4, rng=0), mm.ReLU()],
+    lambda: [mm.Dense(3, 4, rng=0), mm.ReLU(), mm.Dense(4, 2, rng=1), mm.ReLU()],
+    lambda: [mm.Dense(3, 4, rng=0), mm.Sigmoid()],
+], ids=["dense-relu", "dense-relu-dense-relu", "dense-sigmoid"])
+def test_forward_backward_and_fit_leave_the_callers_arrays_alone(layers):
+    net = mm.Sequential(*layers())
+    X = np.linspace(-2, 2, 24).reshape(8, 3)
+    X0 = X.copy()
+    Y = net.forward(X)
+    dY = np.ones_like(Y)
+    dX = net.backward(dY)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(dY, np.ones_like(Y))
+    # dX = dY W^T through the activation's slope, against a fresh copy of the net
+    twin = mm.Sequential(*layers())
+    twin.forward(X0.copy())
+    np.testing.assert_allclose(dX, twin.backward(np.ones_like(Y)), rtol=1e-15)
+    T = np.zeros_like(Y)
+    net.fit(X, T, loss="mse", optimizer=mm.SGD(net.parameters(), lr=0.01), epochs=2, batch_size=8,
+            shuffle=False, verbose=0)
+    np.testing.assert_array_equal(X, X0)
+
+
+def test_a_network_of_identities_never_returns_the_callers_array():
+    X = np.ones((2, 3))
+    for net in (mm.Sequential(mm.Identity()), mm.Sequential()):
+        for train in (True, False):
+            Y = net.forward(X, train=train)
+            assert Y is not X and not np.shares_memory(Y, X)
+            np.testing.assert_array_equal(Y, X)
+        assert not np.shares_memory(net.predict(X), X)
+
+
+def test_fit_trains_a_first_layer_with_parameters_but_no_input_gradient_switch():
+    # BatchNorm1d first: fit must still run its backward (its gamma and beta learn), as the
+    # loop written by hand does.
+    def make():
+        return mm.Sequential(mm.BatchNorm1d(3), mm.Dense(3, 1, rng=0))
+    X = np.linspace(-2, 3, 24).reshape(8, 3) ** 2
+    T = X @ np.array([[1.0], [-2.0], [0.5]])
+    net = make()
+    net.fit(X, T, loss="mse", optimizer=mm.SGD(net.parameters(), lr=0.1), epochs=1, batch_size=8,
+            shuffle=False, verbose=0)
+    ref = make()
+    opt, loss = mm.SGD(ref.parameters(), lr=0.1), mm.MSELoss()
+    loss.forward(ref.forward(X), T)
+    ref.backward(loss.backward())
+    opt.step()
+    assert not np.array_equal(ref[0].gamma, np.ones(3))
+    for p, q in zip(net.parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.value, q.value, rtol=1e-13)
+
+
+def test_cosine_repr_names_its_non_default_arguments():
+    opt = mm.SGD(_net().parameters(), lr=0.1)
+    assert repr(mm.CosineAnnealingLR(opt, T_max=5)) == "CosineAnnealingLR(T_max=5)"
+    assert repr(mm.CosineAnnealingLR(opt, T_max=5, eta_min=0.01)) == "CosineAnnealingLR(T_max=5, eta_min=0.01)"
+    assert (repr(mm.CosineAnnealingLR(opt, T_max=5, eta_min=0.01, warmup_epochs=2, warmup_start_factor=0.5))
+            == "CosineAnnealingLR(T_max=5, eta_min=0.01, warmup_epochs=2, warmup_start_factor=0.5)")
+    assert (repr(mm.CosineAnnealingLR(opt, T_max=5, warmup_epochs=2))
+            == "CosineAnnealingLR(T_max=5, warmup_epochs=2, warmup_start_factor=0.3333333333333333)")
+
+
+@pytest.mark.parametrize("layer", [mm.Tanh(), mm.Dropout(0.3), mm.Sequential(mm.ReLU())], ids=repr)
+def test_a_model_without_parameters_or_dtype_round_trips(tmp_path, layer):
+    mm.save(layer, tmp_path / "m.npz")
+    header = json.loads(str(_read(tmp_path / "m.npz")["__minimlp__"]))
+    assert header["dtype"] == "float64"
+    back = mm.load(tmp_path / "m.npz")
+    assert repr(back) == repr(layer)
+
+
+def test_an_unknown_layer_class_gets_the_closest_name(tmp_path):
+    mm.save(mm.Sequential(mm.Dense(2, 2, rng=0), mm.Softplus()), tmp_path / "good.npz")
+
+    def change(header, arrays):
+        header["architecture"]["layers"][1]["class"] = "Sofplus"
+    bad = _rewrite(tmp_path / "good.npz", tmp_path / "bad.npz", change)
+    with pytest.raises(ValueError, match=r"unknown layer class 'Sofplus' \(did you mean 'Softplus'\?\)"):
+        mm.load(bad)

@@ -86,3 +86,26 @@ def test_eps_must_be_positive(make, eps):
 def test_tiny_positive_eps_is_accepted():
     assert mm.BatchNorm1d(3, eps=1e-300).eps == 1e-300
     assert mm.LayerNorm(3, eps=1e-300).eps == 1e-300
+
+
+@pytest.mark.parametrize("make, affine", [(lambda **kw: mm.BatchNorm1d(3, **kw), "affine"),
+                                          (lambda **kw: mm.LayerNorm(3, **kw), "elementwise_affine")],
+                         ids=["BatchNorm1d", "LayerNorm"])
+def test_gamma_and_beta_start_at_one_and_zero_and_are_none_without_affine(make, affine):
+    layer = make()
+    np.testing.assert_array_equal(layer.gamma, np.ones(3))
+    np.testing.assert_array_equal(layer.beta, np.zeros(3))
+    assert [p.name for p in layer.parameters()] == ["gamma", "beta"]
+    plain = make(**{affine: False})
+    assert plain.gamma is None and plain.beta is None and plain.parameters() == []
+
+
+def test_repr_shows_exactly_the_non_default_arguments():
+    assert repr(mm.BatchNorm1d(3)) == "BatchNorm1d(3)"
+    assert (repr(mm.BatchNorm1d(3, eps=1e-3, momentum=0.2, affine=False, dtype=np.float32))
+            == "BatchNorm1d(3, eps=0.001, momentum=0.2, affine=False, dtype=float32)")
+    assert repr(mm.BatchNorm1d(3, eps=1e-3, affine=False)) == "BatchNorm1d(3, eps=0.001, affine=False)"
+    assert repr(mm.LayerNorm(4)) == "LayerNorm(4)"
+    assert (repr(mm.LayerNorm(4, eps=1e-3, elementwise_affine=False, dtype=np.float32))
+            == "LayerNorm(4, eps=0.001, elementwise_affine=False, dtype=float32)")
+    assert repr(mm.LayerNorm(4, eps=1e-3, elementwise_affine=False)) == "LayerNorm(4, eps=0.001, elementwise_affine=False)"

@@ -22,18 +22,21 @@ What it does
    ...), and a deleted call statement (``f(x)`` -> ``pass``). Docstrings, ``raise`` statements
    (error messages), f-strings and annotations are not mutated, nor lines marked
    ``# pragma: no mutate``.
-2. Runs the tests once, in a child process, with a line tracer (``sys.settrace``) on the
-   target files: for every test, which of their lines it executes, how long it takes and
-   whether it passes.
-3. For each mutant, forks a child that imports the mutated module instead of the file (an
-   import hook; nothing on disk changes) and runs with pytest only the tests that passed and
-   executed a mutated line, fastest first, stopping at the first failure. A line that runs at
-   import time (a default argument, a class attribute, a module constant) is covered by the
-   tests that run any line of its function, class or module.
-   Outcome: ``killed`` (a test failed or errored, or the test module failed to import),
-   ``timeout`` (over ``--timeout-factor`` times the tests' traced time plus
-   ``--timeout-base`` seconds; counted as killed), ``survived``, ``uncovered`` (no test runs
-   the line).
+2. Collects the test session once (in this process, which never runs a test), then runs
+   every test once, in a forked child, with a line tracer (``sys.settrace``) on minimlp's
+   files: for every test, which lines it executes, its time and whether it passes. This
+   coverage is cached in ``$TMPDIR/minimlp-mutate/`` until a source or test file changes.
+3. For each mutant, forks a child of the collected session that gives the mutated module's
+   functions their mutated code in place (``f.__code__``: every reference, ``mm.ReLU`` or an
+   instance, sees the mutant and nothing is re-imported), then runs only the tests that
+   passed and executed a mutated line, the fastest first, stopping at the first failure.
+   A mutant that changes no function's code (a default argument, a class attribute, a
+   module constant: lines that run at import time) is instead run in a fresh interpreter that imports the mutated module through
+   an import hook (nothing on disk changes); it is covered by the tests that run any line of
+   its function, class or module. Outcome: ``killed`` (a test failed or errored, or the test
+   module failed to import), ``timeout`` (over ``--timeout-factor`` times the tests' traced
+   time plus ``--timeout-base`` seconds; counted as killed), ``survived``, ``uncovered`` (no
+   test runs the line).
 4. Prints per module ``score = (killed + timeouts) / run`` and, leaving out the survivors
    listed in ``tools/mutate_equivalent.txt`` (mutants that change only speed or allocation),
    the score without equivalents; then every survivor as ``file:line  kind: old -> new``.
@@ -41,9 +44,10 @@ What it does
 Limits: tests that start a subprocess (the CLI tests) import the unmutated package, so they
 cannot kill a mutant. ``--jobs`` > 1 runs mutants in parallel (the tests themselves are
 single-threaded); on 2 cores keep ``--jobs 1`` or 2. ``OPENBLAS_NUM_THREADS`` and friends are
-set to 1. Equivalents file: one mutant per line, the four tab-separated fields that a
-survivor line prints under ``--keys`` (path, mutation, source line, reason); ``#`` starts a
+set to 1. Equivalents file: one mutant per line, the tab-separated fields that a
+survivor line prints under ``--keys``, then a reason; ``#`` starts a
 comment line. Matching ignores line numbers, so the file survives code moving around.
+The fields: path, the enclosing function or class, the mutation, the source line, a reason.
 """
 from __future__ import annotations
 
@@ -89,6 +93,7 @@ class Mutant:
     new: str
     scope: tuple | None  # lines whose tests cover an import-time line; None: the line itself
     source_line: str
+    where: str           # the enclosing function or class ("L1Loss._backward"), "" at module level
     status: str = "pending"
     tests: int = 0
     seconds: float = 0.0
@@ -98,7 +103,7 @@ class Mutant:
         return f"{self.kind}: `{self.old}` -> `{self.new}`"
 
     def key(self) -> tuple:
-        return (self.path, self.mutation, self.source_line)
+        return (self.path, self.where, self.mutation, self.source_line)
 
 
 def _short(text: str, limit: int = 70) -> str:
@@ -117,6 +122,7 @@ class _Enumerator:
         self.lines = source.splitlines()
         self.blines = [line.encode("utf-8") for line in self.lines]
         self.found: list = []
+        self.names: list[str] = []           # the qualified name being walked
 
     def run(self) -> list:
         self._block(self.tree.body, ("module",))
@@ -144,7 +150,7 @@ class _Enumerator:
         if self._skip(node):
             return
         self.found.append((node.lineno, getattr(node, "end_lineno", node.lineno) or node.lineno,
-                           kind, old, new_text, apply, scope))
+                           kind, old, new_text, apply, scope, ".".join(self.names)))
 
     # -- statements ------------------------------------------------------------------------
     def _block(self, body: list, scope):
@@ -171,12 +177,16 @@ class _Enumerator:
     def _stmt(self, stmt, scope):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             header = ("range", stmt.lineno, stmt.end_lineno)
+            self.names.append(stmt.name)
             for d in stmt.args.defaults + [d for d in stmt.args.kw_defaults if d is not None]:
                 self._expr(d, header)
             self._block(stmt.body, None)        # a function body: its own lines decide
+            self.names.pop()
             return
         if isinstance(stmt, ast.ClassDef):
+            self.names.append(stmt.name)
             self._block(stmt.body, ("range", stmt.lineno, stmt.end_lineno))
+            self.names.pop()
             return
         if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.Pass,
                              ast.Break, ast.Continue)):
@@ -313,8 +323,8 @@ def enumerate_mutants(path: Path) -> list[Mutant]:
     lines = source.splitlines()
     found = _Enumerator(ast.parse(source), source).run()
     rel = str(path.resolve().relative_to(ROOT))
-    return [Mutant(i, rel, line, end, kind, old, new, scope, lines[line - 1].strip())
-            for i, (line, end, kind, old, new, _apply, scope) in enumerate(found)]
+    return [Mutant(i, rel, line, end, kind, old, new, scope, lines[line - 1].strip(), where)
+            for i, (line, end, kind, old, new, _apply, scope, where) in enumerate(found)]
 
 
 def mutated_code(path: Path, index: int):
@@ -634,7 +644,7 @@ def run_mutants(work: list, coverage: dict, by_id: dict, args, basetemp: str) ->
             continue
         m.tests = len(ids)
         limit = args.timeout_base + args.timeout_factor * sum(coverage[n]["seconds"] for n in ids)
-        pending.append((m, path, ids, limit, m.scope is not None))
+        pending.append((m, path, ids, limit, False))   # a fork first; exit 8 sends it to a fresh import
     running, done, total = [], 0, len(pending)
     t_start = time.perf_counter()
     while pending or running:
@@ -669,8 +679,8 @@ def read_equivalents(path: Path) -> dict:
         if not line.strip() or line.startswith("#"):
             continue
         fields = line.split("\t")
-        if len(fields) >= 3:
-            out[tuple(fields[:3])] = fields[3] if len(fields) > 3 else ""
+        if len(fields) >= 4:
+            out[tuple(fields[:4])] = fields[4] if len(fields) > 4 else ""
     return out
 
 
@@ -759,11 +769,25 @@ def main(argv=None) -> int:
                     help="trace the tests again even if $TMPDIR/minimlp-mutate holds their coverage")
     ap.add_argument("--coverage-file", default=None,
                     help="use (or write) this coverage file whatever the sources' state")
+    ap.add_argument("--report", default=None, metavar="JSON",
+                    help="print the report of an earlier --json file (with today's equivalents) and exit")
     ap.add_argument("--quiet", dest="progress", action="store_false", help="no line per mutant")
     args = ap.parse_args(argv)
 
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
+    if args.report:
+        fields = set(Mutant.__dataclass_fields__)
+        done, listed = [], {}
+        for d in json.loads(Path(args.report).read_text()):
+            if "where" not in d:       # written before the enclosing name was recorded
+                if d["path"] not in listed:
+                    listed[d["path"]] = enumerate_mutants(ROOT / d["path"])
+                d["where"] = listed[d["path"]][d["index"]].where
+            done.append(Mutant(**{k: v for k, v in d.items() if k in fields}))
+        wanted = {str(Path(p).resolve().relative_to(ROOT)) for p in args.modules}
+        print(report([m for m in done if m.path in wanted], read_equivalents(Path(args.equivalent)), args.keys))
+        return 0
     work = []
     for path in (Path(p).resolve() for p in args.modules):
         ms = enumerate_mutants(path)
