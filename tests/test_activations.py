@@ -1,0 +1,201 @@
+"""Activation values and slopes against their formulas, written out here independently.
+
+The contract and gradient tests check that forward and backward agree; these check that
+they are the right functions: the values, the documented slope exactly at each kink, the
+in-place keywords called directly, and a layer reused with another dtype at the same shape.
+References use Python's math module element by element (or plain numpy formulas), never the
+expressions minimlp computes with.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import minimlp as mm
+
+# Values on both sides of every kink, inside (0, 1] and (-1, 0), and exactly at 0.
+X = np.array([[-3.0, -1.0, -0.5, -1e-3, 0.0, 1e-3, 0.25, 0.5, 1.0, 2.5],
+              [-7.0, -0.2, 0.0, 0.7, 0.999, 1.0, 1.5, 3.0, -2.0, 5.0]])
+
+
+def elementwise(f):
+    """Apply the scalar function f to every entry (a reference independent of numpy's ufuncs)."""
+    return lambda A: np.array([[f(float(a)) for a in row] for row in A])
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _softplus(beta, threshold):
+    return lambda x: x if beta * x > threshold else math.log(1.0 + math.exp(beta * x)) / beta
+
+
+def _gelu_tanh(x):
+    return 0.5 * x * (1.0 + math.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def _gelu_tanh_slope(x):
+    c = math.sqrt(2.0 / math.pi)
+    t = math.tanh(c * (x + 0.044715 * x ** 3))
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * x * x)
+
+
+def _softmax_rows(A):
+    out = []
+    for row in A:
+        e = [math.exp(a) for a in row]
+        s = sum(e)
+        out.append([v / s for v in e])
+    return np.array(out)
+
+
+# (layer factory, value f(x), slope f'(x)); the slope at a kink is the documented one
+# (PyTorch's): ReLU 0 at 0, LeakyReLU negative_slope at 0, ELU alpha at 0.
+ELEMENTWISE = {
+    "Identity": (mm.Identity, lambda x: x, lambda x: 1.0),
+    "ReLU": (mm.ReLU, lambda x: x if x > 0 else 0.0, lambda x: 1.0 if x > 0 else 0.0),
+    "LeakyReLU(0.1)": (lambda: mm.LeakyReLU(0.1), lambda x: x if x > 0 else 0.1 * x,
+                       lambda x: 1.0 if x > 0 else 0.1),
+    "LeakyReLU()": (mm.LeakyReLU, lambda x: x if x > 0 else 0.01 * x,
+                    lambda x: 1.0 if x > 0 else 0.01),
+    "Sigmoid": (mm.Sigmoid, _sigmoid, lambda x: _sigmoid(x) * (1.0 - _sigmoid(x))),
+    "Tanh": (mm.Tanh, lambda x: (math.exp(x) - math.exp(-x)) / (math.exp(x) + math.exp(-x)),
+             lambda x: 1.0 - math.tanh(x) ** 2),
+    "GELU": (mm.GELU, lambda x: x * 0.5 * (1.0 + math.erf(x / math.sqrt(2.0))),
+             lambda x: 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+             + x * math.exp(-x * x / 2.0) / math.sqrt(2.0 * math.pi)),
+    "GELU(tanh)": (lambda: mm.GELU(approximate="tanh"), _gelu_tanh, _gelu_tanh_slope),
+    "ELU(0.5)": (lambda: mm.ELU(alpha=0.5), lambda x: x if x > 0 else 0.5 * (math.exp(x) - 1.0),
+                 lambda x: 1.0 if x > 0 else 0.5 * math.exp(x)),
+    "ELU()": (mm.ELU, lambda x: x if x > 0 else math.exp(x) - 1.0,
+              lambda x: 1.0 if x > 0 else math.exp(x)),
+    "Softplus()": (mm.Softplus, _softplus(1.0, 20.0), lambda x: 1.0 if x > 20 else _sigmoid(x)),
+    "Softplus(2, 1)": (lambda: mm.Softplus(beta=2.0, threshold=1.0), _softplus(2.0, 1.0),
+                       lambda x: 1.0 if 2 * x > 1 else _sigmoid(2.0 * x)),
+}
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("train", [True, False])
+def test_elementwise_values_equal_the_formula(name, train):
+    make, f, _ = ELEMENTWISE[name]
+    np.testing.assert_allclose(make().forward(X.copy(), train=train), elementwise(f)(X),
+                               rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_elementwise_slopes_equal_the_derivative(name):
+    make, _, df = ELEMENTWISE[name]
+    layer = make()
+    layer.forward(X.copy())
+    dY = np.linspace(-2.0, 3.0, X.size).reshape(X.shape)
+    np.testing.assert_allclose(layer.backward(dY), dY * elementwise(df)(X), rtol=1e-13, atol=1e-15)
+
+
+def test_softmax_values_and_jacobian_vector_product():
+    Z = np.array([[1.0, 2.0, 0.5, -1.0], [0.0, 0.0, 0.0, 0.0], [3.0, -2.0, 0.1, 7.0]])
+    P = _softmax_rows(Z)
+    layer = mm.Softmax()
+    np.testing.assert_allclose(layer.forward(Z), P, rtol=1e-14)
+    dY = np.array([[1.0, -2.0, 0.5, 3.0], [0.3, 0.1, -0.4, 2.0], [-1.0, 1.0, 2.0, 0.0]])
+    # dX[n] = J[n]^T dY[n] with the Jacobian J[n] = diag(p) - p p^T, built entry by entry.
+    expected = np.array([[sum((P[n, i] * ((i == j) - P[n, j])) * dY[n, i] for i in range(4))
+                          for j in range(4)] for n in range(3)])
+    np.testing.assert_allclose(layer.backward(dY), expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(mm.Softmax().forward(Z, train=False), P, rtol=1e-14)
+
+
+# -- exactly at the kinks ------------------------------------------------------------------
+@pytest.mark.parametrize("layer, slope", [
+    (mm.ReLU(), 0.0), (mm.LeakyReLU(0.1), 0.1), (mm.LeakyReLU(), 0.01),
+    (mm.ELU(alpha=0.5), 0.5), (mm.ELU(alpha=2.0), 2.0),
+], ids=repr)
+def test_slope_exactly_at_zero_is_the_documented_one(layer, slope):
+    Y = layer.forward(np.zeros((2, 3)))
+    assert np.array_equal(Y, np.zeros((2, 3)))
+    dY = np.full((2, 3), 4.0)
+    assert np.array_equal(layer.backward(dY), np.full((2, 3), 4.0 * slope))
+
+
+@pytest.mark.parametrize("beta, threshold", [(1.0, 20.0), (2.0, 5.0), (0.5, 3.0)])
+def test_softplus_at_its_threshold_is_still_the_smooth_branch(beta, threshold):
+    # PyTorch: linear only where beta * X > threshold; at beta * X == threshold it is smooth.
+    x = threshold / beta
+    layer = mm.Softplus(beta=beta, threshold=threshold)
+    Y = layer.forward(np.array([[x]]))
+    np.testing.assert_allclose(Y, [[math.log1p(math.exp(threshold)) / beta]], rtol=1e-14)
+    np.testing.assert_allclose(layer.backward(np.ones((1, 1))),
+                               [[1.0 / (1.0 + math.exp(-threshold))]], rtol=1e-14)
+    above = np.nextafter(x, np.inf)
+    assert layer.forward(np.array([[above]]))[0, 0] == above           # the linear branch
+    assert layer.backward(np.ones((1, 1)))[0, 0] == 1.0
+
+
+def test_softplus_default_threshold_is_20():
+    # Between 20 and 21 the smooth branch differs from X by exp(-x) ~ 2e-9: visible at 1e-12.
+    x = 20.5
+    layer = mm.Softplus()
+    assert layer.forward(np.array([[x]]))[0, 0] == x
+    assert layer.backward(np.ones((1, 1)))[0, 0] == 1.0
+    y = mm.Softplus().forward(np.array([[19.5]]))[0, 0]
+    np.testing.assert_allclose(y, math.log1p(math.exp(19.5)), rtol=1e-15)
+    assert y != 19.5
+
+
+# -- the in-place keywords called directly ---------------------------------------------------
+IN_PLACE = [n for n in ELEMENTWISE if n != "Identity"]   # Identity.forward returns X itself
+
+
+@pytest.mark.parametrize("name", IN_PLACE)
+def test_forward_with_overwrite_X_gives_the_plain_values(name):
+    make, f, df = ELEMENTWISE[name]
+    layer = make()
+    Y = layer.forward(X.copy(), train=True, overwrite_X=True)
+    np.testing.assert_allclose(Y, elementwise(f)(X), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(layer.backward(np.ones_like(X)), elementwise(df)(X), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(ELEMENTWISE) + ["Softmax"])
+def test_backward_with_overwrite_dY_gives_the_plain_gradient(name):
+    make = mm.Softmax if name == "Softmax" else ELEMENTWISE[name][0]
+    dY = np.linspace(-1.0, 2.0, X.size).reshape(X.shape)
+    plain = make()
+    plain.forward(X.copy())
+    expected = plain.backward(dY.copy()).copy()
+    layer = make()
+    layer.forward(X.copy())
+    np.testing.assert_allclose(layer.backward(dY.copy(), overwrite_dY=True), expected,
+                               rtol=1e-15, atol=1e-300)
+    # and the values are the formula's (so that `expected` is not wrong the same way)
+    if name != "Softmax":
+        np.testing.assert_allclose(expected, dY * elementwise(ELEMENTWISE[name][2])(X), rtol=1e-13, atol=1e-15)
+
+
+def test_softmax_forward_with_overwrite_X():
+    Z = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 4.0]])
+    np.testing.assert_allclose(mm.Softmax().forward(Z.copy(), overwrite_X=True), _softmax_rows(Z),
+                               rtol=1e-14)
+
+
+# -- one layer, two dtypes at the same shape --------------------------------------------------
+@pytest.mark.parametrize("name", list(ELEMENTWISE) + ["Softmax"])
+def test_a_layer_reused_in_float32_after_float64_returns_float32(name):
+    make = mm.Softmax if name == "Softmax" else ELEMENTWISE[name][0]
+    layer = make()
+    dY = np.linspace(-1.0, 2.0, X.size).reshape(X.shape)
+    layer.forward(X.copy())
+    layer.backward(dY.copy())
+    fresh = make()
+    X32, dY32 = X.astype(np.float32), dY.astype(np.float32)
+    expected_Y = fresh.forward(X32.copy()).copy()
+    expected_dX = fresh.backward(dY32.copy()).copy()
+    assert expected_Y.dtype == np.float32 and expected_dX.dtype == np.float32
+    Y = layer.forward(X32.copy())
+    dX = layer.backward(dY32.copy())
+    assert Y.dtype == np.float32 and dX.dtype == np.float32
+    np.testing.assert_array_equal(Y, expected_Y)
+    np.testing.assert_array_equal(dX, expected_dX)
+    # and back to float64
+    layer.forward(X.copy())
+    assert layer.backward(dY.copy()).dtype == np.float64
