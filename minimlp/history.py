@@ -97,8 +97,8 @@ class History:
         n = len(self.epochs)
         rows = list(range(n))
         if max_rows is not None and n > max_rows >= 2:
-            k = -(-(n - 1) // (max_rows - 1))          # ceil((n - 1) / (max_rows - 1))
-            rows = sorted({0, n - 1} | set(range(k - 1, n - 1, k)))
+            k = -(-n // (max_rows - 1))                # ceil(n / (max_rows - 1))
+            rows = sorted({0, n - 1} | set(range(k - 1, n - 1, k)))   # epochs 1, k, 2k, ..., n
         head = ["epoch"] + [f"{k} (s)" if k == "time" else k for k in keys]
         body = [[str(self.epochs[i])] + [f"{self.history[k][i]:.4g}" for k in keys] for i in rows]
         widths = [max(len(r[c]) for r in [head] + body) for c in range(len(head))]

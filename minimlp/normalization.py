@@ -30,7 +30,6 @@ def _check_bool(value, name: str, owner: str) -> bool:
 class _Norm(Layer):
     """Shared parts: parameters, input check, and the backward written out above."""
 
-    axis = 0  # the axis the statistics are taken over
 
     _gamma = _beta = None   # Parameters, or None when the layer does not learn them
 

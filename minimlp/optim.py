@@ -43,7 +43,7 @@ class _Fixed:
 class Optimizer:
     """Base class: holds the parameters; a subclass writes ``_update(i, p)`` for one of them."""
 
-    def __init__(self, params, lr: float, clip_norm: float | None = None):
+    def __init__(self, params, lr: float, clip_norm: float | None = None, scratch: bool = True):
         name = type(self).__name__
         if isinstance(params, Parameter):
             params = [params]
@@ -73,7 +73,9 @@ class Optimizer:
         self.lr = lr
         self.steps = 0  # number of step() calls so far
         self.clip_norm = clip_norm
-        self._scratch = [np.empty_like(p.value) for p in params]
+        # One scratch array per parameter for the update; plain SGD needs none (its pieces
+        # share one small scratch), so it asks for none rather than dropping a model's worth.
+        self._scratch = [np.empty_like(p.value) for p in params] if scratch else []
         #: The learning rate when the first schedule was attached (``None`` before): the
         #: ``base_lr`` of every schedule attached later (PyTorch's ``group["initial_lr"]``).
         self.initial_lr = None
@@ -255,9 +257,10 @@ class SGD(Optimizer):
     _state_names = ("_buf",)
     momentum, dampening, nesterov, weight_decay = _Fixed(), _Fixed(), _Fixed(), _Fixed()
 
-    def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, dampening: float = 0.0,
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0, clip_norm: float | None = None):
-        super().__init__(params, lr, clip_norm)
+        plain = not momentum and not weight_decay   # (the values are checked below)
+        super().__init__(params, lr, clip_norm, scratch=not plain)
         self.momentum = check_real(momentum, "momentum", "SGD", low=0.0, high=1.0, high_open=True)
         self.dampening = check_real(dampening, "dampening", "SGD", low=0.0, high=1.0)
         self.weight_decay = check_real(weight_decay, "weight_decay", "SGD", low=0.0)
@@ -276,8 +279,6 @@ class SGD(Optimizer):
         # of at most _CHUNK elements that share one small scratch, so the optimizer holds no
         # array the size of the model and a step is one loop without branches.
         self._pieces = _plain_pieces(self.params) if not (self.momentum or self.weight_decay) else []
-        if self._pieces:
-            self._scratch = []   # the pieces' shared scratch replaces the per-parameter one
 
     def step(self) -> None:
         """Update every parameter in place from its ``grad`` (the rule above)."""

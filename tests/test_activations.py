@@ -7,11 +7,11 @@ References use Python's math module element by element (or plain numpy formulas)
 expressions minimlp computes with.
 """
 import math
-
 import numpy as np
 import pytest
-
 import minimlp as mm
+from scipy.special import erf
+
 
 # Values on both sides of every kink, inside (0, 1] and (-1, 0), and exactly at 0.
 X = np.array([[-3.0, -1.0, -0.5, -1e-3, 0.0, 1e-3, 0.25, 0.5, 1.0, 2.5],
@@ -143,39 +143,52 @@ def test_softplus_default_threshold_is_20():
     assert y != 19.5
 
 
-# -- the in-place keywords called directly ---------------------------------------------------
-IN_PLACE = [n for n in ELEMENTWISE if n != "Identity"]   # Identity.forward returns X itself
+# -- the plan's in-place calls, made directly ---------------------------------------------------
+# TrainStep passes out=X to a forward and out=dY to a backward when the layer declares
+# "forward" / "backward" in its in_place set; the values must be the plain ones, on arrays
+# small enough for one block and large enough for several (activations.BLOCK elements).
+IN_PLACE = [n for n in ELEMENTWISE if "forward" in type(ELEMENTWISE[n][0]()).in_place]
+WIDE = np.random.default_rng(5).standard_normal((40, 1000)) * 2.0   # 40000 > BLOCK
 
 
+@pytest.mark.parametrize("size", ["small", "blocks"])
 @pytest.mark.parametrize("name", IN_PLACE)
-def test_forward_with_overwrite_X_gives_the_plain_values(name):
+def test_forward_in_place_gives_the_plain_values(name, size):
     make, f, df = ELEMENTWISE[name]
     layer = make()
-    Y = layer.forward(X.copy(), train=True, overwrite_X=True)
-    np.testing.assert_allclose(Y, elementwise(f)(X), rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(layer.backward(np.ones_like(X)), elementwise(df)(X), rtol=1e-13, atol=1e-15)
+    X0 = X if size == "small" else WIDE
+    Xc = X0.copy()
+    Y = layer.forward(Xc, train=True, out=Xc)
+    assert Y is Xc
+    atol = 1e-15 if size == "small" else 1e-14   # |X| up to 8: 1 + tanh(u) cancels in GELU(tanh)
+    np.testing.assert_allclose(Y, elementwise(f)(X0), rtol=1e-13, atol=atol)
+    np.testing.assert_allclose(layer.backward(np.ones_like(X0)), elementwise(df)(X0), rtol=1e-13, atol=atol)
 
 
+@pytest.mark.parametrize("size", ["small", "blocks"])
 @pytest.mark.parametrize("name", list(ELEMENTWISE) + ["Softmax"])
-def test_backward_with_overwrite_dY_gives_the_plain_gradient(name):
+def test_backward_in_place_gives_the_plain_gradient(name, size):
     make = mm.Softmax if name == "Softmax" else ELEMENTWISE[name][0]
-    dY = np.linspace(-1.0, 2.0, X.size).reshape(X.shape)
+    X0 = X if size == "small" else WIDE
+    dY = np.linspace(-1.0, 2.0, X0.size).reshape(X0.shape)
     plain = make()
-    plain.forward(X.copy())
+    plain.forward(X0.copy())
     expected = plain.backward(dY.copy()).copy()
     layer = make()
-    layer.forward(X.copy())
-    np.testing.assert_allclose(layer.backward(dY.copy(), overwrite_dY=True), expected,
-                               rtol=1e-15, atol=1e-300)
+    layer.forward(X0.copy())
+    if "backward" in type(layer).in_place:
+        dYc = dY.copy()
+        np.testing.assert_allclose(layer.backward(dYc, out=dYc), expected, rtol=1e-15, atol=1e-300)
     # and the values are the formula's (so that `expected` is not wrong the same way)
     if name != "Softmax":
-        np.testing.assert_allclose(expected, dY * elementwise(ELEMENTWISE[name][2])(X), rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(expected, dY * elementwise(ELEMENTWISE[name][2])(X0), rtol=1e-13,
+                                   atol=1e-15 if size == "small" else 1e-14)
 
 
-def test_softmax_forward_with_overwrite_X():
+def test_softmax_forward_in_place():
     Z = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 4.0]])
-    np.testing.assert_allclose(mm.Softmax().forward(Z.copy(), overwrite_X=True), _softmax_rows(Z),
-                               rtol=1e-14)
+    Zc = Z.copy()
+    np.testing.assert_allclose(mm.Softmax().forward(Zc, out=Zc), _softmax_rows(Z), rtol=1e-14)
 
 
 # -- one layer, two dtypes at the same shape --------------------------------------------------
@@ -199,3 +212,88 @@ def test_a_layer_reused_in_float32_after_float64_returns_float32(name):
     # and back to float64
     layer.forward(X.copy())
     assert layer.backward(dY.copy()).dtype == np.float64
+
+
+# -- from breadth_acts.py: GELU, ELU, Softplus: values against formulas written out here (scipy/math). ----------
+
+RNG_BREADTH = np.random.default_rng(42)
+X_BREADTH = RNG_BREADTH.standard_normal((6, 4)) * 2.0
+
+
+# -- activations: values ------------------------------------------------------------------
+def gelu_ref(x):
+    return np.vectorize(lambda v: 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))))(x)
+
+
+def gelu_tanh_ref(x):
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def elu_ref(x, alpha):
+    return np.vectorize(lambda v: v if v > 0 else alpha * (math.exp(v) - 1.0))(x)
+
+
+def softplus_ref(x, beta, threshold):
+    return np.vectorize(lambda v: v if v * beta > threshold
+                        else math.log(1.0 + math.exp(beta * v)) / beta)(x)
+
+
+@pytest.mark.parametrize("layer,ref", [
+    (mm.GELU(), gelu_ref),
+    (mm.GELU(approximate="tanh"), gelu_tanh_ref),
+    (mm.ELU(), lambda x: elu_ref(x, 1.0)),
+    (mm.ELU(alpha=0.3), lambda x: elu_ref(x, 0.3)),
+    (mm.Softplus(), lambda x: softplus_ref(x, 1.0, 20.0)),
+    (mm.Softplus(beta=3.0, threshold=2.0), lambda x: softplus_ref(x, 3.0, 2.0)),
+], ids=["gelu", "gelu-tanh", "elu", "elu-0.3", "softplus", "softplus-b3-t2"])
+@pytest.mark.parametrize("train", [True, False])
+def test_activation_values(layer, ref, train):
+    np.testing.assert_allclose(layer.forward(X_BREADTH, train=train), ref(X_BREADTH), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("layer", [mm.GELU(), mm.GELU(approximate="tanh"), mm.ELU(0.7),
+                                   mm.Softplus(beta=2.0, threshold=5.0)], ids=repr)
+def test_activation_slope_matches_finite_difference(layer):
+    x = np.linspace(-6, 6, 241)[None, :] + 0.013   # avoid the kinks exactly at 0 / threshold
+    layer.forward(x)
+    slope = layer.backward(np.ones_like(x))
+    h = 1e-6
+    num = (layer.forward(x + h, train=False) - layer.forward(x - h, train=False)) / (2 * h)
+    np.testing.assert_allclose(slope, num, rtol=1e-6, atol=1e-8)
+
+
+def test_activations_finite_at_extreme_inputs():
+    x = np.array([[-1e4, -800.0, -50.0, 0.0, 50.0, 800.0, 1e4]])
+    for layer in (mm.GELU(), mm.ELU(), mm.Softplus(), mm.Softplus(beta=0.01)):
+        Y = layer.forward(x)
+        dX = layer.backward(np.ones_like(x))
+        assert np.isfinite(Y).all() and np.isfinite(dX).all(), layer
+    # softplus(-1e4) underflows to 0, softplus(1e4) = 1e4; beta small: log(1+e^100)/0.01
+    np.testing.assert_allclose(mm.Softplus(beta=0.01).forward(x, train=False)[0, -2],
+                               (800 * 0.01 + math.log1p(math.exp(-8.0))) / 0.01)
+
+
+def test_activation_float32_stays_float32():
+    x32 = X_BREADTH.astype(np.float32)
+    for layer in (mm.GELU(), mm.GELU(approximate="tanh"), mm.ELU(), mm.Softplus()):
+        Y = layer.forward(x32)
+        assert Y.dtype == np.float32 and layer.backward(np.ones_like(Y)).dtype == np.float32
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="approximate"):
+        mm.GELU(approximate="fast")
+    with pytest.raises(ValueError, match="beta"):
+        mm.Softplus(beta=0)
+    with pytest.raises(ValueError, match="alpha"):
+        mm.ELU(alpha=-1)
+    with pytest.raises(ValueError, match="Dropout"):
+        mm.Dropout(1.5)
+    with pytest.raises(TypeError, match="Dropout"):
+        mm.Dropout("0.5")
+    with pytest.raises(ValueError, match="momentum"):
+        mm.BatchNorm1d(3, momentum=2.0)
+    with pytest.raises(ValueError, match=r"BatchNorm1d\(3\).*\(N, 3\).*\(5, 4\)"):
+        mm.BatchNorm1d(3).forward(np.ones((5, 4)))
+    with pytest.raises(ValueError, match="normalized_shape"):
+        mm.LayerNorm((2, 3))

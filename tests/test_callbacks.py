@@ -360,7 +360,7 @@ def test_monitor_suggests_the_logged_name():
         assert "validation_split" not in str(info.value)   # validation is there already
 
 
-# -- from test_early_stopping_options.py: EarlyStopping(baseline=, start_from_epoch=) with Keras's semantics, and ----------
+# -- (formerly test_early_stopping_options.py) EarlyStopping(baseline=, start_from_epoch=) with Keras's semantics, an --
 
 def keras_stop_epoch(values, patience, baseline=None, start_from_epoch=0, min_delta=0.0, mode="min"):
     """(stopped epoch, best epoch), 1-based as minimlp reports them, by Keras's algorithm

@@ -26,9 +26,7 @@ OWN = "minimlp"          # PyTorch has no default; minimlp's docstring states th
 # (what, factory, {attribute: expected}, source)
 DEFAULTS = [
     ("SGD", lambda: mm.SGD(_params()), {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0}, TORCH),
-    pytest.param("SGD.lr", lambda: mm.SGD(_params()), {"lr": 1e-3}, TORCH, id="SGD.lr", marks=pytest.mark.xfail(
-        strict=True, reason="torch.optim.SGD's default lr is 1e-3 (since torch 2.2; before, lr was "
-                            "required); minimlp's SGD defaults to 0.01 (minimlp/optim.py, SGD.__init__)")),
+    ("SGD.lr", lambda: mm.SGD(_params()), {"lr": 1e-3}, TORCH),   # torch >= 2.2
     ("Adam", lambda: mm.Adam(_params()),
      {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}, TORCH),
     ("AdamW", lambda: mm.AdamW(_params()),

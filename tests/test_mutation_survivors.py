@@ -267,7 +267,8 @@ def test_history_table_max_rows():
     assert _body_epochs(_history(5).table(max_rows=3)) == [1, 3, 5]
     assert _body_epochs(_history(3).table(max_rows=1)) == [1, 2, 3]   # too few to sample: all
     assert _body_epochs(_history(3).table(max_rows=5)) == [1, 2, 3]
-    assert _body_epochs(_history(30).table()) == sorted({round(i * 29 / 19) + 1 for i in range(20)})
+    # the first, every k-th with k = ceil(n / (max_rows - 1)), the last
+    assert _body_epochs(_history(30).table()) == [1] + list(range(2, 30, 2)) + [30]
 
 
 # -- schedules -------------------------------------------------------------------------------
@@ -294,7 +295,7 @@ def test_schedule_resumed_by_fit_starts_at_initial_epoch():
     opt = mm.SGD(net.parameters(), lr=0.08)
     sched = mm.StepLR(step_size=2, gamma=0.5)
     net.fit(X, T, loss="mse", optimizer=opt, epochs=4, initial_epoch=2, callbacks=[sched], verbose=0)
-    assert sched.lrs == [0.08, 0.04, 0.04, 0.02]       # t = 0 (attached), 2 (resumed), 3, 4
+    assert sched.lrs == [0.08, 0.08, 0.04, 0.04, 0.02]   # lrs[t]: the rate at epoch t = 0..4
     assert sched.last_epoch == 4
 
 
@@ -361,7 +362,7 @@ def test_an_optimizer_state_with_the_wrong_number_of_arrays_is_refused(tmp_path,
         for i in range(4, count):
             arrays[f"optim/_m/{i}"] = arrays["optim/_m/0"]
     bad = _rewrite(tmp_path / "good.npz", tmp_path / "bad.npz", change)
-    with pytest.raises(ValueError, match=r"optimizer state '_m' does not fit"):
+    with pytest.raises(ValueError, match=r"optimizer state '_m' has \d+ arrays, but the optimizer holds 4 parameters"):
         mm.load(bad, with_optimizer=True)
 
 
@@ -484,9 +485,9 @@ def test_a_text_file_is_said_to_be_neither_npz_nor_npy(tmp_path):
 def test_an_empty_file_is_said_to_be_no_npz_archive(tmp_path):
     path = tmp_path / "empty.npz"
     path.write_bytes(b"")
-    with pytest.raises(ValueError, match=r"is not a minimlp model file \(not an \.npz archive: ") as e:
+    with pytest.raises(ValueError, match=r"empty\.npz' is not a minimlp model file") as e:
         mm.load(path)
-    assert "neither" not in str(e.value)
+    assert ".npz archive" in str(e.value)
 
 
 # -- more of Sequential's and the files' public behaviour -----------------------------------

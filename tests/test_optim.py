@@ -245,7 +245,7 @@ def test_hyperparameters_that_chose_the_update_cannot_be_changed_afterwards(make
     assert opt.lr == 0.2
 
 
-# -- from test_optim_extra.py: AdamW, RMSprop, Adagrad and gradient clipping: a few steps against the update rules ----------
+# -- (formerly test_optim_extra.py) AdamW, RMSprop, Adagrad and gradient clipping: a few steps against the --
 
 GRADS = [0.5, -1.25, 0.3, 2.0, -0.7]   # the gradient seen at each step, for a scalar theta
 

@@ -3,7 +3,7 @@ SGD(dampening=), Adam/AdamW(amsgrad=), clip_grad_norm(norm_type=), clip_grad_val
 LinearLR, SequentialLR, CosineAnnealingWarmRestarts, OneCycleLR, get_last_lr, and schedules
 that compose (issue 11, section 5).
 
-Skipped without torch; test_optim_extra.py and test_schedules.py check the same rules
+Skipped without torch; test_optim.py and test_schedules.py check the same rules
 against the formulas written out by hand, so CI (no torch) checks them too.
 """
 import math

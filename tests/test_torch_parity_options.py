@@ -4,7 +4,7 @@ reduction="none" with an upstream gradient on every loss, BCEWithLogitsLoss(weig
 pos_weight), SmoothL1Loss(beta), NLLLoss with LogSoftmax, BatchNorm1d(momentum=None) and
 LayerNorm(bias=False).
 
-Skipped when torch is not installed; tests/test_loss_options.py and test_norm_options.py
+Skipped when torch is not installed; tests/test_loss_options.py and test_normalization.py
 check the same options against formulas written out by hand.
 """
 import itertools

@@ -63,17 +63,18 @@ def test_backward_without_input_grad_still_writes_dW_and_db():
     X = np.array([[1.0, 2.0, 3.0], [0.0, -1.0, 0.5]])
     dY = np.array([[1.0, 0.0], [2.0, -1.0]])
     layer.forward(X)
-    assert layer.backward(dY, need_input_grad=False) is None
+    assert layer.backward(dY, input_grad=False) is None
     np.testing.assert_allclose(layer.dW, X.T @ dY)
     np.testing.assert_allclose(layer.db, [3.0, -1.0])
 
 
-def test_backward_overwrite_X_writes_dX_into_the_input_and_keeps_dW_right():
+def test_backward_into_the_input_writes_dX_there_and_keeps_dW_right():
     layer = _layer()
     X = np.array([[1.0, 2.0, 3.0], [0.0, -1.0, 0.5]])
     dY = np.array([[1.0, 0.0], [2.0, -1.0]])
     X_in = X.copy()
     layer.forward(X_in)
-    dX = layer.backward(dY, overwrite_X=True)
+    dX = layer.backward(dY, out=layer.input)
+    assert dX is X_in
     np.testing.assert_allclose(dX, dY @ layer.W.T)
     np.testing.assert_allclose(layer.dW, X.T @ dY)   # dW was taken before X was overwritten
