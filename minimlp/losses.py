@@ -317,12 +317,7 @@ class CrossEntropyLoss(Loss):
         return T
 
     def forward(self, Y, T):
-        value = super().forward(Y, T)
-        if self._empty and self.reduction == "mean":
-            self._Y = None                     # nothing for backward to use
-            raise ValueError(f"{self!r}: every label of this batch is ignore_index or has weight "
-                             "0, so their weighted mean is 0/0 (torch returns nan)")
-        return value
+        return _not_a_mean_of_nothing(self, super().forward(Y, T))
 
     def _forward(self, Z, T):
         # The plain case (no weight, no smoothing, no ignored label) runs allocation-free:
@@ -450,12 +445,7 @@ class NLLLoss(Loss):
         return _check_labels(self, T, N, C)
 
     def forward(self, Y, T):
-        value = super().forward(Y, T)
-        if self._empty and self.reduction == "mean":
-            self._Y = None                     # nothing for backward to use
-            raise ValueError(f"{self!r}: every label of this batch is ignore_index or has weight "
-                             "0, so their weighted mean is 0/0 (torch returns nan)")
-        return value
+        return _not_a_mean_of_nothing(self, super().forward(Y, T))
 
     def _forward(self, X, T):
         N, C = X.shape
@@ -717,6 +707,16 @@ def _check_labels(loss, T: Array, N: int, C: int) -> Array:
         raise ValueError(f"{loss!r}: class labels must lie in [0, {C - 1}] for {C} classes{also}, "
                          f"got values in [{counted.min()}, {counted.max()}]")
     return T.astype(np.intp, copy=False)
+
+
+def _not_a_mean_of_nothing(loss: Loss, value):
+    """``value``, unless the batch's labels were all ignored (or weighed 0) and the mean is
+    0/0: then a ValueError (torch returns nan), with nothing left for backward."""
+    if loss._empty and loss.reduction == "mean":
+        loss._Y = None
+        raise ValueError(f"{loss!r}: every label of this batch is ignore_index or has weight "
+                         "0, so their weighted mean is 0/0 (torch returns nan)")
+    return value
 
 
 def _may_ignore(T: Array, C: int, ignore_index: int) -> bool:
