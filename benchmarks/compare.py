@@ -372,6 +372,11 @@ def main(argv=None) -> int:
         env = environment(args.threads)
         print(f"# {env['cpu']}, {env['cores']} cores; numpy {env['numpy']}; "
               f"{bench.blas_summary()}; threads pinned to {args.threads}", flush=True)
+        for peer, found, how in (("PyTorch", _torch, 'pip install "minimlp[bench]"'),
+                                 ("JAX", _jax, "pip install jax"),
+                                 ("scikit-learn", _sklearn, 'pip install "minimlp[sklearn]"')):
+            if found() is None:
+                print(f"# {peer} is not installed: its column stays empty ({how})", flush=True)
         for case in STEP_CASES:
             if args.only in (None, case.group):
                 rows.append(step_row(case, args.threads, args.repeats, args.min_time))

@@ -62,12 +62,14 @@ def plot_history(history, path=None, *, title: str = "Training history"):
     fig, axes = plt.subplots(1, len(names), figsize=(5.2 * len(names), 4.0), squeeze=False)
     for ax, name in zip(axes[0], names):
         train = np.asarray(curves[name], dtype=float)
-        ax.plot(epochs[:len(train)], train, color=_CLASS_COLORS[0], lw=2,
+        long = len(train) > 100   # many noisy epochs: thin solid lines, or dashes tangle
+        ax.plot(epochs[:len(train)], train, color=_CLASS_COLORS[0], lw=1.0 if long else 2,
                 label=f"training (last {train[-1]:.4g})")
         val = curves.get(f"val_{name}")
         if val:
             val = np.asarray(val, dtype=float)
-            ax.plot(epochs[:len(val)], val, color=_CLASS_COLORS[1], lw=2, ls="--",
+            ax.plot(epochs[:len(val)], val, color=_CLASS_COLORS[1], lw=1.0 if long else 2,
+                    ls="-" if long else "--", alpha=0.8 if long else 1.0,
                     label=f"validation (last {val[-1]:.4g})")
         values = np.concatenate([train, val]) if val is not None and len(val) else train
         if name == "loss" and values.min() > 0 and values.max() / values.min() > 10:

@@ -571,3 +571,11 @@ def test_the_loss_growth_check_can_be_turned_off(tmp_path, capsys):
     assert code == 0, err
     code, out, err = run_cli(capsys, *small_train(tmp_path, "--max-loss-growth", "0.5"))
     assert code == 2 and "training.max_loss_growth" in one_line_error(err, "train")
+
+
+def test_train_says_when_it_replaces_an_earlier_runs_files(tmp_path, capsys):
+    """D12: a second run into the same folder replaced model.npz without a word."""
+    assert run_cli(capsys, *small_train(tmp_path))[0] == 0
+    code, out, err = run_cli(capsys, *small_train(tmp_path))
+    assert code == 0
+    assert f"wrote {tmp_path / 'model.npz'} (replacing the file of an earlier run)" in out

@@ -386,6 +386,7 @@ def run_config(config: dict, out=print, warn=None) -> dict:
         os.makedirs(o["dir"] or ".", exist_ok=True)
     except OSError as e:
         warn(f"cannot create output.dir (--out) {o['dir']!r}: {e.strerror or e}")
+    before = {p for p in _existing_outputs(o)}   # to say which files this run replaces
     paths, problems = _write_outputs(model, optimizer, history, o, warn)
     if o["plots"]:
         try:
@@ -394,7 +395,7 @@ def run_config(config: dict, out=print, warn=None) -> dict:
             problems.append(f"cannot write the plots into {o['dir']!r}: {e.strerror or e}")
             warn(problems[-1])
     for p in paths:
-        out(f"wrote {p}")
+        out(f"wrote {p}" + (" (replacing the file of an earlier run)" if os.path.abspath(p) in before else ""))
     return {"logs": logs, "history": history, "model": model, "paths": paths, "seconds": seconds,
             "problems": problems}
 
@@ -453,3 +454,12 @@ def run(args) -> int:
         raise UsageError(str(e)) from None
     result = run_config(config)
     return 1 if result["problems"] else 0
+
+
+def _existing_outputs(o: dict) -> set[str]:
+    """Absolute paths of the files already in the output folder that a run may replace."""
+    folder = o["dir"] or "."
+    try:
+        return {os.path.abspath(os.path.join(folder, n)) for n in os.listdir(folder)}
+    except OSError:
+        return set()
