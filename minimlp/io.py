@@ -138,7 +138,7 @@ def _optimizer_header(optimizer: Optimizer, params, arrays: dict) -> dict:
     out = {"type": state["type"], "steps": int(state["steps"]), "hyper": state.get("hyper", {}),
            "parameters": held, "state": {}, "extra": {}}
     for key, value in state.items():
-        if key in ("type", "steps", "hyper"):
+        if key in ("type", "steps", "hyper", "state", "param_groups"):   # (the last two: PyTorch's view)
             continue
         if isinstance(value, (list, tuple)) and all(isinstance(a, np.ndarray) for a in value):
             out["state"][key] = len(value)

@@ -137,14 +137,25 @@ class Optimizer:
 
     # -- state, for saving and resuming -------------------------------------------------
     _state_names: tuple[str, ...] = ()
+    #: The same state under PyTorch's names (``exp_avg``, ``momentum_buffer``, ...).
+    _torch_names: dict[str, str] = {}
 
     def state_dict(self) -> dict:
         """Hyperparameters, the step count and per-parameter state arrays (copies); once a
         schedule was attached also ``"schedules"``: ``{"initial_lr": ..., "states": [...]}``,
-        the ``state_dict()`` of every schedule attached (JSON-ready, as a model file holds it)."""
+        the ``state_dict()`` of every schedule attached (JSON-ready, as a model file holds it).
+
+        The same state also stands under PyTorch's layout and names: ``"state"``, ``{i:
+        {"step": steps, "exp_avg": ..., ...}}`` per parameter index (the arrays are those of
+        minimlp's keys), and ``"param_groups"``, ``[{hyperparameters..., "params": [0, 1,
+        ...]}]``; ``load_state_dict`` takes either form."""
         state = {"type": type(self).__name__, "steps": self.steps, "hyper": self.hyperparameters()}
         for name in self._state_names:
             state[name] = [a.copy() for a in getattr(self, name)]
+        state["state"] = {i: {"step": self.steps, **{self._torch_names.get(n, n): _torch_layout(state[n][i])
+                                                      for n in self._state_names if state[n]}}
+                          for i in range(len(self.params))}
+        state["param_groups"] = [{**self.hyperparameters(), "params": list(range(len(self.params)))}]
         if self.initial_lr is not None:
             state["schedules"] = {"initial_lr": self.initial_lr,
                                   "states": [s.state_dict() for s in self.schedules()]}
@@ -165,6 +176,8 @@ class Optimizer:
         curve continues where it stopped.
         """
         name = type(self).__name__
+        if "type" not in state and "param_groups" in state:
+            state = self._from_torch_layout(state)
         if state.get("type") != name:
             raise ValueError(f"{name}: state is for {state.get('type')!r}")
         schedules = state.get("schedules")
@@ -196,6 +209,33 @@ class Optimizer:
             self._pending_schedules = list(schedules["states"])
             for s in self.schedules():
                 s._restore_pending()
+
+    def _from_torch_layout(self, state: dict) -> dict:
+        """A PyTorch-layout ``{"state", "param_groups"}`` state as minimlp's own."""
+        name = type(self).__name__
+        groups = state["param_groups"]
+        if not isinstance(groups, list) or len(groups) != 1:
+            raise ValueError(f"{name}: a state with {len(groups) if isinstance(groups, list) else groups!r} "
+                             "parameter groups; minimlp optimizers have one")
+        hyper = {k: v for k, v in groups[0].items() if k in self.hyperparameters()}
+        per = state.get("state", {})
+        n = len(self.params)
+        out = {"type": name, "hyper": hyper, "steps": 0}
+        for own in self._state_names:
+            torch_name = self._torch_names.get(own, own)
+            mine = getattr(self, own)
+            if not mine:
+                out[own] = []
+                continue
+            try:
+                out[own] = [_torch_layout(np.asarray(per[i][torch_name])) for i in range(n)]
+            except (KeyError, TypeError):
+                raise ValueError(f"{name}: the state has no {torch_name!r} for every one of its "
+                                 f"{n} parameters") from None
+        steps = [per[i].get("step") for i in range(n) if i in per]
+        if steps and steps[0] is not None:
+            out["steps"] = int(np.asarray(steps[0]))
+        return out
 
     def _may_load(self, key: str, saved, mine) -> bool:
         """Whether a loaded state may change the fixed hyperparameter ``key`` (a momentum
@@ -255,6 +295,7 @@ class SGD(Optimizer):
     """
 
     _state_names = ("_buf",)
+    _torch_names = {"_buf": "momentum_buffer"}
     momentum, dampening, nesterov, weight_decay = _Fixed(), _Fixed(), _Fixed(), _Fixed()
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
@@ -337,6 +378,7 @@ class Adam(Optimizer):
     """
 
     _state_names = ("_m", "_v")
+    _torch_names = {"_m": "exp_avg", "_v": "exp_avg_sq", "_vmax": "max_exp_avg_sq"}
     #: AdamW decays the weights directly instead of adding the decay to the gradient.
     _decoupled_decay = False
     amsgrad = _Fixed()
@@ -431,6 +473,12 @@ def _abs_max(grads) -> float:
 
 #: Below this, a sum of squares may have lost digits to underflow: the norm is rescaled.
 _TINY_SQUARES = 1e-280
+
+
+def _torch_layout(a: np.ndarray) -> np.ndarray:
+    """A 2-D (Dense weight) array transposed between minimlp's ``(in, out)`` and PyTorch's
+    ``(out, in)`` (its own inverse); others unchanged."""
+    return np.ascontiguousarray(a.T) if a.ndim == 2 else a
 
 
 def _norm_parts(grads, norm_type: float) -> tuple[float, float]:
@@ -553,6 +601,7 @@ class RMSprop(Optimizer):
     """
 
     _state_names = ("_v", "_a", "_buf")
+    _torch_names = {"_v": "square_avg", "_a": "grad_avg", "_buf": "momentum_buffer"}
     momentum, centered = _Fixed(), _Fixed()
 
     def __init__(self, params, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
@@ -630,6 +679,7 @@ class Adagrad(Optimizer):
     """
 
     _state_names = ("_s",)
+    _torch_names = {"_s": "sum"}
 
     def __init__(self, params, lr: float = 0.01, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10,

@@ -295,3 +295,54 @@ def test_state_dict_equals_to_torch_state_dict_with_norms():
     assert sorted(ours) == sorted(theirs)
     for k in ours:
         np.testing.assert_array_equal(ours[k], theirs[k], err_msg=k)
+
+
+def test_optimizer_state_dict_has_pytorchs_layout_and_names_too():
+    """opt.state_dict() holds PyTorch's {"state", "param_groups"} view next to minimlp's
+    own keys; a torch optimizer's state_dict loads into the minimlp optimizer."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    X, T = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    net = mm.Sequential(mm.Dense(3, 4, rng=0), mm.Tanh(), mm.Dense(4, 2, rng=1))
+    tnet = mm.to_torch(net)
+    topt = torch.optim.Adam(tnet.parameters(), lr=0.01)
+    for _ in range(3):
+        topt.zero_grad()
+        torch.nn.functional.mse_loss(tnet(torch.from_numpy(X)), torch.from_numpy(T)).backward()
+        topt.step()
+    opt = mm.Adam(net.parameters(), lr=0.01)
+    step = mm.TrainStep(net, "mse", opt)
+    for _ in range(3):
+        step(X, T)
+    mine = opt.state_dict()
+    theirs = topt.state_dict()
+    assert sorted(mine["state"][0]) == sorted(theirs["state"][0]) == ["exp_avg", "exp_avg_sq", "step"]
+    assert mine["param_groups"][0]["params"] == theirs["param_groups"][0]["params"]
+    for i in range(4):
+        for key in ("exp_avg", "exp_avg_sq"):
+            np.testing.assert_allclose(mine["state"][i][key], theirs["state"][i][key].numpy(), rtol=1e-10)
+    fresh = mm.Adam(mm.Sequential(mm.Dense(3, 4, rng=5), mm.Tanh(), mm.Dense(4, 2, rng=6)).parameters(), lr=0.01)
+    fresh.load_state_dict({"state": {i: {k: v.numpy() if hasattr(v, "numpy") else v for k, v in s.items()}
+                                     for i, s in theirs["state"].items()},
+                           "param_groups": [{"lr": 0.01, "params": [0, 1, 2, 3]}]})
+    assert fresh.steps == 3
+    for a, b in zip(fresh._m, opt._m):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_optimizer_state_in_pytorchs_layout_round_trips_without_torch():
+    net = mm.Sequential(mm.Dense(3, 4, rng=0), mm.ReLU(), mm.Dense(4, 2, rng=1))
+    opt = mm.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    rng = np.random.default_rng(1)
+    step = mm.TrainStep(net, "mse", opt)
+    for _ in range(2):
+        step(rng.standard_normal((5, 3)), rng.standard_normal((5, 2)))
+    sd = opt.state_dict()
+    assert sd["state"][0]["momentum_buffer"].shape == (4, 3)          # PyTorch's (out, in)
+    np.testing.assert_array_equal(sd["state"][0]["momentum_buffer"], opt._buf[0].T)
+    other = mm.SGD(mm.Sequential(mm.Dense(3, 4), mm.ReLU(), mm.Dense(4, 2)).parameters(), lr=0.1, momentum=0.9)
+    other.load_state_dict({"state": sd["state"], "param_groups": sd["param_groups"]})
+    for a, b in zip(other._buf, opt._buf):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="has no 'momentum_buffer'"):
+        other.load_state_dict({"state": {}, "param_groups": sd["param_groups"]})
