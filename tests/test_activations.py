@@ -297,3 +297,52 @@ def test_bad_arguments():
         mm.BatchNorm1d(3).forward(np.ones((5, 4)))
     with pytest.raises(ValueError, match="normalized_shape"):
         mm.LayerNorm((2, 3))
+
+
+# -- PReLU and the activation table (survivors of the post-engine mutation run) -------------------
+def test_prelu_values_in_both_modes_and_its_gradients():
+    X0 = np.array([[1.5, -2.0, 0.0, -0.5], [-3.0, 0.25, 2.0, -1.0]])
+    layer = mm.PReLU(4, init=0.1)
+    layer.weight.value[...] = [0.1, 0.2, 0.3, 0.4]
+    a = layer.weight.value
+    expected = np.where(X0 > 0, X0, a * X0)
+    np.testing.assert_array_equal(layer.forward(X0, train=False), expected)
+    np.testing.assert_array_equal(layer.forward(X0, train=True), expected)
+    dY = np.array([[1.0, 2.0, 3.0, 4.0], [-1.0, 0.5, 2.0, 1.0]])
+    np.testing.assert_array_equal(layer.backward(dY), np.where(X0 > 0, dY, a * dY))
+    np.testing.assert_allclose(layer.weight.grad, (dY * np.minimum(X0, 0.0)).sum(axis=0), rtol=1e-15)
+    one = mm.PReLU()                                   # torch's default: one slope, 0.25
+    assert one.num_parameters == 1 and one.weight.value.tolist() == [0.25] and one.in_features is None
+    np.testing.assert_array_equal(one.forward(X0, train=False), np.where(X0 > 0, X0, 0.25 * X0))
+    one.forward(X0)
+    one.backward(dY)
+    assert one.weight.grad[0] == pytest.approx(float((dY * np.minimum(X0, 0.0)).sum()), rel=1e-15)
+    with pytest.raises(ValueError, match=r"PReLU\(num_parameters=4"):
+        layer.forward(np.ones((2, 3)))
+
+
+def test_the_activation_table_lists_activations_only_and_picks_up_new_ones():
+    from minimlp.activations import Activation, activation_classes
+
+    names = activation_classes()
+    assert {"relu", "sigmoid", "tanh", "leakyrelu", "leaky_relu", "gelu", "elu", "softplus", "silu",
+            "softmax", "logsoftmax", "identity", "linear", "prelu"} <= set(names)
+    assert not {"dense", "dropout", "batchnorm1d", "layernorm", "layer", "activation", "sequential"} & set(names)
+    assert names["leaky_relu"] is mm.LeakyReLU and names["linear"] is mm.Identity
+
+    class Cube(Activation):
+        backward_reads = frozenset({"input"})
+
+        def _forward(self, X, Y, train):
+            if train:
+                self._cache = X
+            return np.power(X, 3, out=Y)
+
+        def _backward(self, dY, dX):
+            return np.multiply(dY, 3 * self._cache ** 2, out=dX)
+
+    try:
+        assert activation_classes()["cube"] is Cube
+    finally:
+        del mm.Layer.registry["Cube"]   # other tests list the registry
+    assert "cube" not in activation_classes()
