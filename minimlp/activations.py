@@ -116,9 +116,7 @@ class Identity(Activation):
     backward_reads = _NONE
     in_place = frozenset({"forward", "backward"})
 
-    def _forward(self, X, Y, train):
-        if not train:
-            return X   # prediction: no copy (Sequential.predict never returns the caller's X)
+    def _forward(self, X, Y, train):   # training only: forward() returns X itself in prediction
         if Y is not X:
             np.copyto(Y, X)
         self._cache = Y
@@ -126,7 +124,7 @@ class Identity(Activation):
 
     def forward(self, X: Array, train: bool = True, *, out: Array | None = None) -> Array:
         if not train:
-            return X
+            return X   # no copy (Sequential.predict never returns the caller's X)
         return super().forward(X, True, out=out)
 
     def _backward(self, dY, dX):

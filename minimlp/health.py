@@ -70,7 +70,7 @@ class HealthMonitor(Callback):
     # -- set-up --------------------------------------------------------------------------
     def on_train_begin(self, logs) -> None:
         # Every leaf layer, nested Sequentials included, named by its path ("2.0").
-        layers = [(path, l) for path, l in self.model.walk() if not any(True for _ in l.walk())]
+        layers = self.model.named_leaves()
         self._params = []        # (key prefix, Parameter, tracks the update ratio)
         for i, layer in layers:
             for p in layer.parameters():

@@ -176,6 +176,11 @@ class Layer:
         a plain layer)."""
         return [self]
 
+    def named_leaves(self) -> list[tuple[str, "Layer"]]:
+        """``(path, layer)`` of ``leaves()``: ``[("", self)]`` for a plain layer; a container
+        gives each computing layer its dotted path (``"0"``, ``"1.0"``)."""
+        return [("", self)]
+
     def named_parameters(self) -> list[tuple[str, Parameter]]:
         """``(name, Parameter)`` pairs with names unique in the model: ``"W"`` for a plain
         layer; a container prefixes each layer's path (``"0.W"``, ``"1.0.W"``)."""

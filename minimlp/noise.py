@@ -19,7 +19,6 @@ separately, as the paper does.
 """
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import dataclass, field
 
@@ -32,17 +31,6 @@ __all__ = ["PerExampleNorms", "per_example_grad_norms", "noise_scale_estimates",
            "GradientNoiseScale", "plot_noise_scale"]
 
 
-def _leaves(layers, prefix: str = ""):
-    """``(path, layer)`` of every layer that computes, in forward order; nested Sequentials
-    are walked into (``"2.0"`` is layer 0 of the Sequential at index 2)."""
-    from .sequential import Sequential
-    for i, layer in enumerate(layers):
-        if isinstance(layer, Sequential):
-            yield from _leaves(layer.layers, f"{prefix}{i}.")
-        else:
-            yield f"{prefix}{i}", layer
-
-
 def _model_leaves(model, owner: str) -> list[tuple[str, Layer]]:
     """The leaves of ``model``, checked: every layer with parameters must give per-sample
     norms, and none may couple the samples (BatchNorm1d). Raises before anything runs."""
@@ -50,7 +38,7 @@ def _model_leaves(model, owner: str) -> list[tuple[str, Layer]]:
     from .sequential import Sequential
     if not isinstance(model, Sequential):
         raise TypeError(f"{owner}: model must be a minimlp Sequential, got {type(model).__name__}")
-    leaves = list(_leaves(model.layers))
+    leaves = model.named_leaves()
     for path, layer in leaves:
         if isinstance(layer, BatchNorm1d):
             raise ValueError(f"{owner}: layer {path} ({layer!r}) couples the samples of a batch "
@@ -90,13 +78,6 @@ class PerExampleNorms:
         return np.sum(list(self.sq_norms.values()), axis=0)
 
 
-def _takes(method, name: str) -> bool:
-    try:
-        return name in inspect.signature(method).parameters
-    except (TypeError, ValueError):   # pragma: no cover - builtins
-        return False
-
-
 def per_example_grad_norms(model, loss, X, T) -> PerExampleNorms:
     """The squared norm of every sample's own gradient, from one batched forward/backward.
 
@@ -134,8 +115,8 @@ def per_example_grad_norms(model, loss, X, T) -> PerExampleNorms:
         if layer.parameters():
             found.append([(f"{path}.{name}", v * (scale * scale) if scale != 1.0 else v)
                           for name, v in layer.per_sample_sq_norms(inputs[k], dY).items()])
-        if k == 0 and _takes(layer.backward, "need_input_grad"):
-            layer.backward(dY, need_input_grad=False)   # no one needs dL/dX
+        if k == 0 and layer.input_grad_optional:
+            layer.backward(dY, input_grad=False)   # no one needs dL/dX
         else:
             dY = layer.backward(dY)
     # The batch-mean gradient: Parameter.grad for a mean loss, grad / N for a sum.
@@ -253,7 +234,7 @@ class GradientNoiseScale(Callback):
         idx = np.sort(self._rng.choice(self.X.shape[0], self._B, replace=False))
         grads = [p.grad.copy() for p in model.parameters()]
         streams = [(layer._rng, layer._rng.bit_generator.state)
-                   for _, layer in _leaves(model.layers)
+                   for layer in model.leaves()
                    if isinstance(getattr(layer, "_rng", None), np.random.Generator)]
         try:
             norms = per_example_grad_norms(model, self.loss, self.X[idx], np.asarray(self.T)[idx])

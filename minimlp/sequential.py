@@ -103,6 +103,12 @@ class Sequential(Layer):
         """The computing layers in order, nested Sequentials flattened."""
         return [leaf for layer in self._layers for leaf in layer.leaves()]
 
+    def named_leaves(self) -> list[tuple[str, Layer]]:
+        """``(path, layer)`` of every computing layer in order, nested Sequentials
+        flattened: ``("0", Dense), ("1.0", Dense), ...``."""
+        return [(f"{i}.{path}" if path else str(i), leaf) for i, layer in enumerate(self._layers)
+                for path, leaf in layer.named_leaves()]
+
     def named_parameters(self) -> list[tuple[str, Parameter]]:
         """``("<path>.<name>", Parameter)`` pairs, unique in the model: ``"0.W"``, and
         ``"1.0.W"`` for the first layer of a nested Sequential at index 1."""
@@ -370,8 +376,8 @@ class Sequential(Layer):
             if value.shape != want:
                 hint = ""
                 if transposed and value.shape == target.shape:
-                    hint = (f"; it looks like minimlp's (in, out) W: state_dict's 'weight' is "
-                            f"torch's (out, in) layout, W.T")
+                    hint = ("; it looks like minimlp's (in, out) W: state_dict's 'weight' is "
+                            "torch's (out, in) layout, W.T")
                 raise ValueError(f"Sequential.load_state_dict: {key!r} expected shape {want}, "
                                  f"got {value.shape}{hint}")
             if target.dtype.kind in "iu" and value.dtype.kind not in "iub":

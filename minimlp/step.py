@@ -208,7 +208,6 @@ class TrainStep:
         self.output = None
         #: A batch loss not below this raises before the update (``fit``'s ``max_loss_growth``).
         self.loss_limit = math.inf
-        self._threads_arg = threads
         self.threads = None if threads is None else _check_threads(threads)
         self._pins: dict = {}   # batch rows -> threads pinned per call (None: not pinned)
 

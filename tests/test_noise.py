@@ -32,8 +32,7 @@ def _models():
 def _flat_names(model):
     """Sequential.named_parameters names nested layers by the outer index only; the norms
     use the full path. Map full path -> Parameter for the comparison."""
-    from minimlp.noise import _leaves
-    return {f"{path}.{p.name}": p for path, layer in _leaves(model.layers) for p in layer.parameters()}
+    return dict(model.named_parameters())
 
 
 def _loop_norms_by_path(model, loss, X, T):

@@ -380,3 +380,11 @@ def test_a_parameter_free_nested_sequential_keeps_float32():
     step = mm.TrainStep(net, "mse", "sgd")
     step(X, np.zeros((5, 2), np.float32))
     assert step.output.dtype == np.float32
+
+
+def test_named_leaves_give_every_computing_layer_its_path():
+    net = nested()
+    assert [(p, type(l).__name__) for p, l in net.named_leaves()] == [
+        ("0", "Dense"), ("1.0", "Dense"), ("1.1", "ReLU"), ("1.2", "Dense"), ("2", "Dense")]
+    relu = mm.ReLU()
+    assert relu.named_leaves() == [("", relu)]
