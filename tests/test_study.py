@@ -108,9 +108,7 @@ def test_study_on_a_real_dask_cluster_matches_the_local_run(tmp_path):
             procs.append(_start([sys.executable, "-m", "distributed.cli.dask_worker",
                                  "--scheduler-file", str(sched_file), "--host", "127.0.0.1",
                                  "--nthreads", "1", "--nworkers", "1", "--no-dashboard"], env, log))
-        deadline = time.time() + 120
-        while not sched_file.exists() and time.time() < deadline:
-            time.sleep(0.2)
+        _wait_until(sched_file.exists, "the Dask scheduler to write its address file")
         import json
         from distributed import Client
         address = json.loads(sched_file.read_text())["address"]
@@ -134,6 +132,16 @@ def test_study_on_a_real_dask_cluster_matches_the_local_run(tmp_path):
         log.close()
 
 
+def _wait_until(condition, what: str, limit_s: float = 120.0) -> None:
+    """Poll ``condition`` until it holds; a clear failure if a subprocess never gets there.
+    (A bound on a wait for another process, not a measurement: nothing is timed.)"""
+    for _ in range(int(limit_s / 0.05)):
+        if condition():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"gave up waiting for {what} after {limit_s:g} s")
+
+
 CLI = ["study", "batch-size", "--data", "moons", "--data-param", "n=240", "--data-param", "noise=0.2",
        "--layers", "2-8-2", "--activation", "tanh", "--optimizer", "sgd",
        "--validation-split", "0.25", "--batch-sizes", "4,8,...,64", "--lrs", "linear:0.05@8:1,2",
@@ -144,24 +152,24 @@ CLI = ["study", "batch-size", "--data", "moons", "--data-param", "n=240", "--dat
 def test_resume_after_the_study_is_killed(tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    code = ("import time, minimlp.study as s\n"
-            "run = s.run_trial\n"
-            "def slow(spec, data=None):\n"
-            "    row = run(spec, data); time.sleep(0.3); return row\n"
-            "s.run_trial = slow\n"
+    # The fourth trial blocks until the kill: the results file then holds exactly three
+    # finished rows, whatever the machine's speed.
+    code = ("import threading, minimlp.study as s\n"
+            "run, done = s.run_trial, []\n"
+            "def stop_after_three(spec, data=None):\n"
+            "    if len(done) == 3: threading.Event().wait()\n"
+            "    done.append(1); return run(spec, data)\n"
+            "s.run_trial = stop_after_three\n"
             "from minimlp.cli import main\nimport sys\nsys.exit(main(sys.argv[1:]))\n")
     p = subprocess.Popen([sys.executable, "-c", code, *CLI, "--out", str(out)], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     path = out / "trials.csv"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if path.exists() and len(path.read_text().splitlines()) >= 4:
-            break
-        time.sleep(0.05)
+    _wait_until(lambda: path.exists() and len(path.read_text().splitlines()) >= 4,
+                "three trials in trials.csv")
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
     before = study.read_trials(path)
-    assert 3 <= len(before) < 20, "the study was not killed mid-way"
+    assert len(before) == 3, "the study was not killed after its third trial"
     with open(path, "a") as f:   # a line cut short by the kill
         f.write("64,0.4,1,12")
     import io
