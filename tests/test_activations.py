@@ -346,3 +346,120 @@ def test_the_activation_table_lists_activations_only_and_picks_up_new_ones():
     finally:
         del mm.Layer.registry["Cube"]   # other tests list the registry
     assert "cube" not in activation_classes()
+
+
+# -- Mutation-run survivors (tools/mutate.py, 2026-12-01) --------------------------------------
+from minimlp.activations import BLOCK, activation_classes  # noqa: E402
+
+
+def test_block_size_is_the_documented_one():
+    """docs/benchmarks.md states the size of a temporary block; keep the two in step."""
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md").read_text()
+    stated = re.search(r"`activations\.BLOCK` = (\d+)", text)
+    assert stated is not None
+    size = int(stated.group(1))
+    assert BLOCK == size
+    # and the layers' blocks are that size: one column of size + 1 rows is two blocks
+    blocks = list(mm.Sigmoid().blocks(np.zeros((size + 1, 1))))
+    assert [b[0].shape[0] for b in blocks] == [size, 1]
+
+
+@pytest.mark.parametrize("N, D", [(5, 4), (BLOCK // 8, 8), (BLOCK // 8 * 2 + 3, 8), (3, BLOCK + 1),
+                                  (BLOCK + 5, 1), (7, 0), (1, 1)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_blocks_tile_the_rows_in_blocks_of_at_most_BLOCK_elements(N, D, dtype):
+    layer = mm.ELU()                                   # two temporaries: one float, one bool
+    X = np.arange(N * D, dtype=dtype).reshape(N, D)
+    Y = -X
+    blocks = list(layer.blocks(X, None, Y))
+    rows = max(1, BLOCK // D) if D else BLOCK         # the rows of a block but the last
+    assert len(blocks) == -(-N // rows)
+    start = 0
+    for i, block in enumerate(blocks):
+        x, none, y, t_f, t_b = block
+        n = x.shape[0]
+        assert n == (rows if i < len(blocks) - 1 else N - start)
+        assert x.shape == y.shape == (n, D) and n * D <= max(BLOCK, D)
+        assert none is None
+        np.testing.assert_array_equal(x, X[start:start + n])
+        np.testing.assert_array_equal(y, Y[start:start + n])
+        assert np.shares_memory(x, X) or x.size == 0      # views: writes reach the caller's array
+        assert t_f.shape == (n, D) and t_f.dtype == dtype
+        assert t_b.shape == (n, D) and t_b.dtype == np.bool_
+        start += n
+    assert start == N
+
+
+def test_blocks_of_one_array():
+    layer = mm.Sigmoid()
+    X = np.ones((3, BLOCK + 1), dtype=np.float32)
+    blocks = list(layer.blocks(X))
+    assert len(blocks) == 3
+    for x, t in blocks:
+        assert x.shape == t.shape == (1, BLOCK + 1) and t.dtype == np.float32
+
+
+def test_blocks_in_place_work_reaches_every_row():
+    """Writing through the blocks fills the whole array (no row skipped or done twice)."""
+    layer = mm.Tanh()
+    X = np.zeros((BLOCK // 16 * 3 + 7, 16))
+    for x, t in layer.blocks(X):
+        t.fill(1.0)
+        x += t
+    np.testing.assert_array_equal(X, 1.0)
+
+
+SLOPE_OF_OUTPUT = {"Sigmoid": (mm.Sigmoid, lambda Y: Y * (1.0 - Y)),
+                   "Tanh": (mm.Tanh, lambda Y: 1.0 - Y * Y)}
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (8, BLOCK // 8), (40, 1000)])
+@pytest.mark.parametrize("name", list(SLOPE_OF_OUTPUT))
+def test_backward_into_the_callers_out_returns_it(name, shape):
+    make, slope = SLOPE_OF_OUTPUT[name]
+    rng = np.random.default_rng(1)
+    X0 = rng.standard_normal(shape) * 2.0
+    dY = rng.standard_normal(shape)
+    layer = make()
+    Y = layer.forward(X0.copy()).copy()
+    out = np.full(shape, np.nan)
+    dX = layer.backward(dY, out=out)
+    assert dX is out
+    np.testing.assert_allclose(out, dY * slope(Y), rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (8, BLOCK // 8), (8, BLOCK // 8 + 1), (40, 1000)])
+@pytest.mark.parametrize("name", list(SLOPE_OF_OUTPUT))
+def test_backward_in_place_values_and_large_arrays_stay_in_place(name, shape):
+    make, slope = SLOPE_OF_OUTPUT[name]
+    rng = np.random.default_rng(2)
+    X0 = rng.standard_normal(shape) * 2.0
+    dY = rng.standard_normal(shape)
+    layer = make()
+    Y = layer.forward(X0.copy()).copy()
+    dYc = dY.copy()
+    dX = layer.backward(dYc, out=dYc)
+    np.testing.assert_allclose(dX, dY * slope(Y), rtol=1e-13, atol=1e-300)
+    if dY.size > BLOCK:              # no buffer of that size: the gradient is written over dY
+        assert dX is dYc
+
+
+def test_prelu_is_in_the_activation_table():
+    layer = activation_classes()["prelu"](init=0.5)
+    assert type(layer) is mm.PReLU
+    np.testing.assert_array_equal(layer.forward(np.array([[-2.0, 3.0]]), train=False), [[-1.0, 3.0]])
+
+
+@pytest.mark.parametrize("init", [-0.5, 0.25])
+def test_prelu_eval_forward_is_the_formula_at_zero_too(init):
+    """``Y = X if X > 0 else a X``: at a zero the slope branch, bit for bit (the sign of
+    zero included), in both modes."""
+    X = np.array([[0.0, -0.0, 1.5, -2.0]])
+    a = init
+    expected = np.where(X > 0, X, a * X)
+    for train in (False, True):
+        Y = mm.PReLU(init=init).forward(X.copy(), train=train)
+        np.testing.assert_array_equal(Y, expected)
+        np.testing.assert_array_equal(np.signbit(Y), np.signbit(expected))

@@ -78,3 +78,55 @@ def test_backward_into_the_input_writes_dX_there_and_keeps_dW_right():
     assert dX is X_in
     np.testing.assert_allclose(dX, dY @ layer.W.T)
     np.testing.assert_allclose(layer.dW, X.T @ dY)   # dW was taken before X was overwritten
+
+
+# -- Mutation-run survivors (tools/mutate.py, 2026-12-01) --------------------------------------
+@pytest.mark.parametrize("bias", [True, False])
+def test_dense_backward_on_an_empty_batch_gives_zero_gradients(bias):
+    """N = 0: dW = X^T dY and db = sum_n dY_n are sums over no sample, so 0; dX is (0, in)."""
+    layer = mm.Dense(3, 2, bias=bias, rng=0)
+    for p in layer.parameters():
+        p.grad[...] = 7.0
+    layer.forward(np.zeros((0, 3)))
+    dX = layer.backward(np.zeros((0, 2)))
+    assert dX.shape == (0, 3)
+    for p in layer.parameters():
+        np.testing.assert_array_equal(p.grad, np.zeros_like(p.grad))
+
+
+def test_dense_backward_on_one_sample_is_the_outer_product():
+    layer = mm.Dense(3, 2, rng=0)
+    x, d = np.array([[1.0, -2.0, 0.5]]), np.array([[3.0, -1.0]])
+    layer.forward(x)
+    dX = layer.backward(d)
+    np.testing.assert_array_equal(layer.dW, [[x[0, i] * d[0, j] for j in range(2)] for i in range(3)])
+    np.testing.assert_array_equal(layer.db, d[0])
+    np.testing.assert_allclose(dX, d @ layer.W.T, rtol=1e-15)
+
+
+@pytest.mark.parametrize("X, why", [
+    ([[1.0, 2.0, 3.0], [0.0, 1.0, 2.0]], "a list"),
+    (np.ones(3), "1-D"),
+    (np.ones((2, 4)), "the wrong width"),
+    (np.ones((2, 3, 1)), "3-D"),
+])
+def test_dense_per_sample_sq_norms_refuses_a_bad_X(X, why):
+    layer = mm.Dense(3, 2, rng=0)
+    with pytest.raises(ValueError, match=r"per_sample_sq_norms expected X of shape \(N, 3\)"):
+        layer.per_sample_sq_norms(X, np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("dY", [[[1.0, 2.0], [3.0, 4.0]], np.ones((2, 3)), np.ones(2)])
+def test_dense_per_sample_sq_norms_refuses_a_bad_dY(dY):
+    layer = mm.Dense(3, 2, rng=0)
+    with pytest.raises(ValueError, match=r"per_sample_sq_norms expected dY of shape \(2, 2\)"):
+        layer.per_sample_sq_norms(np.ones((2, 3)), dY)
+
+
+def test_dense_per_sample_sq_norms_values():
+    layer = mm.Dense(3, 2, rng=0)
+    X = np.array([[1.0, 2.0, 2.0], [0.0, 3.0, 4.0]])
+    dY = np.array([[1.0, 1.0], [2.0, 0.0]])
+    out = layer.per_sample_sq_norms(X, dY)
+    np.testing.assert_allclose(out["W"], [9.0 * 2.0, 25.0 * 4.0])
+    np.testing.assert_allclose(out["b"], [2.0, 4.0])

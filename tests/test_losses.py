@@ -280,3 +280,176 @@ def test_bce_on_probabilities_refuses_logits_inside_fit_too():
     with pytest.raises(ValueError, match=r"predictions must be probabilities in \[0, 1\]"):
         net.fit(X, T_EXTRA, loss=mm.BCELoss(), optimizer=opt, epochs=1, batch_size=20, verbose=0)
     np.testing.assert_array_equal(net[0].W, W0)
+
+
+# -- Mutation-run survivors (tools/mutate.py, 2026-12-01) --------------------------------------
+def _log_softmax_rows(Z):
+    """log softmax of each row, with the max subtracted first (finite at any logit)."""
+    out = []
+    for row in np.asarray(Z, dtype=float):
+        m = max(row)
+        lse = m + math.log(sum(math.exp(v - m) for v in row))
+        out.append([v - lse for v in row])
+    return np.array(out)
+
+
+def test_backward_takes_a_0d_array_as_a_scalar_but_no_1d_array():
+    loss = mm.MSELoss()
+    loss.forward(Y.copy(), T)
+    g = loss.backward().copy()
+    np.testing.assert_array_equal(loss.backward(np.array(2.0)), 2.0 * g)
+    np.testing.assert_array_equal(loss.backward(np.float64(0.5)), 0.5 * g)
+    with pytest.raises(TypeError, match="finite scalar"):
+        loss.backward(np.array([2.0]))
+
+
+def test_repr_shows_every_non_default_option():
+    assert (repr(mm.BCEWithLogitsLoss(weight=[1, 2], reduction="sum", pos_weight=[3, 0.5]))
+            == "BCEWithLogitsLoss(weight=[1.0, 2.0], reduction='sum', pos_weight=[3.0, 0.5])")
+    assert repr(mm.BCEWithLogitsLoss(weight=[1, 2])) == "BCEWithLogitsLoss(weight=[1.0, 2.0])"
+    assert (repr(mm.NLLLoss(weight=[1, 2], ignore_index=0, reduction="sum"))
+            == "NLLLoss(weight=[1.0, 2.0], ignore_index=0, reduction='sum')")
+    assert repr(mm.NLLLoss(weight=[1, 2])) == "NLLLoss(weight=[1.0, 2.0])"
+    assert repr(mm.NLLLoss(ignore_index=0)) == "NLLLoss(ignore_index=0)"
+    assert (repr(mm.CrossEntropyLoss(weight=[1, 2], ignore_index=0, reduction="sum", label_smoothing=0.5))
+            == "CrossEntropyLoss(weight=[1.0, 2.0], ignore_index=0, reduction='sum', label_smoothing=0.5)")
+
+
+@pytest.mark.parametrize("options", [{"label_smoothing": 0.2}, {"weight": [1.0, 2.0]},
+                                     {"ignore_index": 5}, {"reduction": "none"}])
+def test_cross_entropy_options_path_is_finite_at_huge_logits(options):
+    Z = np.array([[1000.0, 0.0], [0.0, -1000.0], [-3.0, 2.0]])
+    labels = np.array([0, 1, 1])
+    e = options.get("label_smoothing", 0.0)
+    w = np.array(options.get("weight", [1.0, 1.0]))
+    logP = _log_softmax_rows(Z)
+    C = 2
+    per_sample = np.array([-sum(w[k] * ((1 - e) * (k == t) + e / C) * logP[n, k] for k in range(C))
+                  for n, t in enumerate(labels)])
+    loss = mm.CrossEntropyLoss(**options)
+    value = loss.forward(Z.copy(), labels)
+    if options.get("reduction") == "none":
+        np.testing.assert_allclose(value, per_sample, rtol=1e-12)
+    else:
+        assert value == pytest.approx(per_sample.sum() / w[labels].sum(), rel=1e-12)
+    G = loss.backward(np.ones(3)) if options.get("reduction") == "none" else loss.backward()
+    assert np.isfinite(G).all()
+
+
+def test_cross_entropy_full_label_smoothing_on_probability_targets():
+    """e = 1: T' = 1/C whatever the targets, l_n = -sum_k logP[n, k] / C."""
+    Z = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 4.0]])
+    probs = np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    C, N = 3, 2
+    logP = _log_softmax_rows(Z)
+    loss = mm.CrossEntropyLoss(label_smoothing=1.0)
+    assert loss.forward(Z.copy(), probs) == pytest.approx(-logP.sum() / C / N, rel=1e-13)
+    np.testing.assert_allclose(loss.backward(), (np.exp(logP) - 1.0 / C) / N, rtol=1e-12, atol=1e-16)
+    values = mm.CrossEntropyLoss(label_smoothing=1.0, reduction="none").forward(Z.copy(), probs)
+    np.testing.assert_allclose(values, -logP.sum(axis=1) / C, rtol=1e-13)
+
+
+def _unchecked_step(loss, C=3):
+    net = mm.Sequential(mm.Dense(2, C, rng=0))
+    step = mm.TrainStep(net, loss, mm.SGD(net.parameters(), lr=0.5))
+    return net, step
+
+
+@pytest.mark.parametrize("make, labels", [
+    (lambda: mm.NLLLoss(), [-100, -100]),
+    (lambda: mm.NLLLoss(ignore_index=1), [1, 1]),
+    (lambda: mm.NLLLoss(weight=[0.0, 1.0, 2.0]), [0, 0]),
+    (lambda: mm.CrossEntropyLoss(), [-100, -100]),
+    (lambda: mm.CrossEntropyLoss(weight=[0.0, 1.0, 2.0]), [0, 0]),
+    (lambda: mm.CrossEntropyLoss(weight=[0.0, 1.0, 2.0], label_smoothing=0.3), [0, 0]),
+    (lambda: mm.CrossEntropyLoss(ignore_index=2, label_smoothing=0.3), [2, 2]),
+])
+def test_the_unchecked_step_takes_a_zero_loss_and_gradient_for_a_mean_of_nothing(make, labels):
+    """The docstrings: a mean over labels all ignored (or all of weight 0) is 0/0; forward
+    raises, fit's unchecked step (TrainStep.run) takes a zero loss and gradient."""
+    X = np.array([[1.0, -2.0], [0.5, 3.0]])
+    T_lab = np.array(labels, dtype=np.intp)
+    with pytest.raises(ValueError, match="0/0"):
+        make().forward(np.zeros((2, 3)), T_lab)
+    net, step = _unchecked_step(make())
+    W0, b0 = net[0].W.copy(), net[0].b.copy()
+    assert step.run(X, T_lab) == 0.0
+    np.testing.assert_array_equal(net[0].W, W0)
+    np.testing.assert_array_equal(net[0].b, b0)
+
+
+def test_nll_weight_count_is_checked():
+    X = np.log(np.full((3, 3), 1.0 / 3.0))
+    with pytest.raises(ValueError, match="weight must hold one value per class, 3"):
+        mm.NLLLoss(weight=[1.0, 2.0]).forward(X, np.array([0, 1, 0]))
+    with pytest.raises(ValueError, match="weight must hold one value per class, 3"):
+        mm.CrossEntropyLoss(weight=[1.0, 2.0]).forward(X, np.array([0, 1, 0]))
+
+
+def test_smooth_l1_backward_twice_returns_the_same_gradient():
+    beta = 0.5
+    loss = mm.SmoothL1Loss(beta=beta)
+    loss.forward(Y.copy(), T)
+    g = loss.backward().copy()
+    np.testing.assert_allclose(g, np.clip(Y - T, -beta, beta) / beta / Y.size, rtol=1e-14)
+    np.testing.assert_array_equal(loss.backward(), g)
+    np.testing.assert_array_equal(loss.backward(), g)
+
+
+def test_smooth_l1_at_beta_is_the_linear_branch():
+    """``|d| - beta/2`` for ``|d| >= beta``: at ``|d| = beta`` exactly beta/2 (the quadratic
+    form d^2/(2 beta) rounds differently for some beta, e.g. 0.09)."""
+    for beta in (0.09, 0.18, 1.0):
+        values = mm.SmoothL1Loss(beta=beta, reduction="none").forward(
+            np.array([[beta, -beta]]), np.zeros((1, 2)))
+        np.testing.assert_array_equal(values, [[beta / 2, beta / 2]])
+
+
+@pytest.mark.parametrize("make, names", [
+    (lambda: mm.CrossEntropyLoss(weight=[1.0, 2.0]), ["weight"]),
+    (lambda: mm.NLLLoss(weight=[1.0, 2.0]), ["weight"]),
+    (lambda: mm.BCEWithLogitsLoss(weight=[1.0, 2.0], pos_weight=[3.0, 4.0]), ["weight", "pos_weight"]),
+])
+def test_a_loss_weight_is_a_read_only_private_copy(make, names):
+    loss = make()
+    for name in names:
+        w = getattr(loss, name)
+        before = w.copy()
+        with pytest.raises(ValueError, match="read-only"):
+            w[0] = 5.0
+        np.testing.assert_array_equal(getattr(loss, name), before)
+
+
+@pytest.mark.parametrize("make", [mm.CrossEntropyLoss, mm.NLLLoss])
+def test_a_bad_label_message_names_ignore_index_only_outside_the_classes(make):
+    X = np.log(np.full((2, 3), 1.0 / 3.0))
+    with pytest.raises(ValueError, match=r"\[0, 2\] for 3 classes \(or equal ignore_index=3\)"):
+        make(ignore_index=3).forward(X, np.array([0, 5]))
+    with pytest.raises(ValueError, match=r"for 3 classes \(or equal ignore_index=-1\)"):
+        make(ignore_index=-1).forward(X, np.array([0, 5]))
+    with pytest.raises(ValueError, match=r"\[0, 2\] for 3 classes, got") as info:
+        make(ignore_index=1).forward(X, np.array([0, 5]))
+    assert "or equal" not in str(info.value)
+
+
+def test_ignored_labels_with_a_single_class():
+    labels = np.array([0, -1, 0])
+    ce = mm.CrossEntropyLoss(ignore_index=-1)
+    assert ce.forward(np.array([[0.3], [-2.0], [5.0]]), labels) == 0.0   # log P = log 1 = 0
+    np.testing.assert_array_equal(ce.backward(), np.zeros((3, 1)))
+    nll = mm.NLLLoss(ignore_index=-1)
+    assert nll.forward(np.array([[-0.5], [-7.0], [-1.5]]), labels) == pytest.approx(1.0, rel=1e-15)
+    np.testing.assert_allclose(nll.backward(), [[-0.5], [0.0], [-0.5]], rtol=1e-15)
+    values = mm.NLLLoss(ignore_index=-1, reduction="none").forward(np.array([[-0.5], [-7.0], [-1.5]]), labels)
+    np.testing.assert_allclose(values, [0.5, 0.0, 1.5], rtol=1e-15)
+
+
+def test_poisson_rates_may_be_exactly_zero():
+    eps = 1e-8
+    Yr, Tr = np.array([[0.0, 2.0]]), np.array([[1.0, 3.0]])
+    expected = ((0.0 - 1.0 * math.log(0.0 + eps)) + (2.0 - 3.0 * math.log(2.0 + eps))) / 2
+    loss = mm.PoissonNLLLoss(log_input=False)
+    assert loss.forward(Yr, Tr) == pytest.approx(expected, rel=1e-14)
+    np.testing.assert_allclose(loss.backward(), [[(1 - 1.0 / eps) / 2, (1 - 3.0 / (2.0 + eps)) / 2]], rtol=1e-12)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        loss.forward(np.array([[-1e-300, 2.0]]), Tr)

@@ -387,3 +387,19 @@ def test_estimators_predict_without_dropout():
             np.testing.assert_array_equal(first, Z.ravel())
         else:
             np.testing.assert_array_equal(first, est.classes_[(Z[:, 0] > 0).astype(int)])
+
+
+# -- Mutation-run survivors (tools/mutate.py, 2026-12-01) --------------------------------------
+@pytest.mark.parametrize("X", [[[1.0, 2.0, 3.0], [0.0, 1.0, 5.0]], np.ones(3), np.ones((2, 4)),
+                               np.ones((2, 3, 1))])
+def test_layernorm_per_sample_sq_norms_refuses_a_bad_X(X):
+    layer = mm.LayerNorm(3)
+    with pytest.raises(ValueError, match=r"per_sample_sq_norms expected X of shape \(N, 3\)"):
+        layer.per_sample_sq_norms(X, np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("dY", [[[1.0, 2.0, 3.0], [0.0, 1.0, 5.0]], np.ones((2, 4)), np.ones(3)])
+def test_layernorm_per_sample_sq_norms_refuses_a_bad_dY(dY):
+    layer = mm.LayerNorm(3)
+    with pytest.raises(ValueError, match=r"per_sample_sq_norms expected dY of shape \(2, 3\)"):
+        layer.per_sample_sq_norms(np.array([[1.0, 2.0, 3.0], [0.0, 1.0, 5.0]]), dY)
