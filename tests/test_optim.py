@@ -597,3 +597,284 @@ def test_plain_sgd_scratch_is_at_most_one_chunk():
              for _, _, s in opt._pieces}
     assert sum(b.size for b in bases.values()) <= _CHUNK
     assert opt._scratch == []
+
+
+# Mutation-run survivors (tools/mutate.py, 2026-12-01) ------------------------------------
+# Expected values come from the update formulas in the docstrings, PyTorch's documented
+# behaviour (state layout, inf-norm = max |g|) or the rules the docstrings state.
+import gc
+
+from minimlp.optim import _CHUNK, _Fixed, _norm_parts
+from minimlp.schedules import ExponentialLR, StepLR
+
+
+def one_param_sgd(lr=0.1, **kw):
+    return mm.SGD([mm.Parameter(np.zeros(2), "w")], lr=lr, **kw)
+
+
+def test_fixed_descriptor_on_a_new_optimizer_class():
+    """_Fixed names its slot after the attribute when a class is defined (__set_name__): a
+    subclass with its own fixed hyperparameter keeps the value and refuses a second set."""
+    class Shifted(mm.Optimizer):
+        shift = _Fixed()
+
+        def __init__(self, params, lr=0.1, shift=0.0):
+            super().__init__(params, lr)
+            self.shift = shift
+
+        def _update(self, i, p):
+            p.value -= self.lr * (p.grad + self.shift)
+
+    p = mm.Parameter(np.zeros(2), "w")
+    opt = Shifted([p], lr=0.5, shift=1.0)
+    assert isinstance(Shifted.shift, _Fixed) and opt.shift == 1.0
+    p.grad[...] = [2.0, -4.0]
+    opt.step()
+    np.testing.assert_array_equal(p.value, [-0.5 * 3.0, -0.5 * -3.0])
+    with pytest.raises(AttributeError, match="Shifted: shift is fixed when the optimizer is built"):
+        opt.shift = 2.0
+    assert opt.shift == 1.0
+
+
+# -- load_state_dict: the fixed hyperparameters a state may change ---------------------------
+def test_sgd_load_takes_over_a_saved_momentum_and_steps_with_it():
+    """A momentum > 0 may differ (OneCycleLR cycles it): the loaded optimizer continues with
+    the saved one, b = momentum * b + g, theta -= lr * b."""
+    g1, g2 = np.array([0.5, -1.0]), np.array([2.0, 0.25])
+    a = mm.Parameter(np.array([1.0, -2.0]), "w")
+    saver = mm.SGD([a], lr=0.1, momentum=0.9)
+    a.grad[...] = g1
+    saver.step()                                          # b_1 = g1
+    b = mm.Parameter(a.value.copy(), "w")
+    opt = mm.SGD([b], lr=0.1, momentum=0.5)
+    opt.load_state_dict(saver.state_dict())
+    assert opt.momentum == 0.9
+    b.grad[...] = g2
+    opt.step()
+    np.testing.assert_allclose(b.value, a.value - 0.1 * (0.9 * g1 + g2), rtol=1e-15)
+
+
+def test_sgd_load_refuses_a_saved_momentum_of_zero():
+    """0 and > 0 chose different state: a momentum-0 state does not load into momentum 0.5."""
+    saved = one_param_sgd(momentum=0.0).state_dict()
+    with pytest.raises(ValueError, match=r"saved with momentum=0\.0"):
+        one_param_sgd(momentum=0.5).load_state_dict(saved)
+
+
+def adam_state(betas, **kw):
+    state = mm.Adam([mm.Parameter(np.zeros(2), "w")], **kw).state_dict()
+    state["hyper"]["betas"] = betas
+    return state
+
+
+@pytest.mark.parametrize("beta1", [0.5, 0.0, 0.95])
+def test_adam_load_takes_over_a_saved_beta1_in_0_1(beta1):
+    """beta1 may differ (OneCycleLR cycles it) within Adam's range [0, 1); beta2 stays."""
+    opt = mm.Adam([mm.Parameter(np.zeros(2), "w")], betas=(0.9, 0.999))
+    opt.load_state_dict(adam_state((beta1, 0.999)))
+    assert opt.betas == (beta1, 0.999)
+
+
+@pytest.mark.parametrize("betas", [(1.0, 0.999), (-0.1, 0.999), (0.9, 0.99), (0.5, 0.99),
+                                   [0.5, 0.999, 0.0], [0.5]])
+def test_adam_load_refuses_other_betas(betas):
+    """beta1 = 1 or < 0 is outside [0, 1); another beta2, or not a pair: refused."""
+    opt = mm.Adam([mm.Parameter(np.zeros(2), "w")], betas=(0.9, 0.999))
+    with pytest.raises(ValueError, match="saved with betas="):
+        opt.load_state_dict(adam_state(betas))
+    assert opt.betas == (0.9, 0.999)
+
+
+def test_adam_load_accepts_equal_betas_of_another_number_type():
+    """Equal hyperparameters load whatever their number type (a float32 read from a file)."""
+    opt = mm.Adam([mm.Parameter(np.zeros(2), "w")], betas=(0.5, 0.999))
+    opt.load_state_dict(adam_state((np.float32(0.5), 0.999)))
+    assert opt.betas == (0.5, 0.999)
+
+
+def test_adam_may_load_only_a_beta1_pair():
+    """The rule itself: only "betas", given as a list/tuple pair, may be taken over."""
+    opt = mm.Adam([mm.Parameter(np.zeros(2), "w")], betas=(0.9, 0.999))
+    own = opt.hyperparameters()
+    assert opt._may_load("betas", [0.5, 0.999], own["betas"]) is True
+    for key in ("eps", "weight_decay"):
+        assert not opt._may_load(key, [0.5, 0.999], own[key])
+    assert not opt._may_load("betas", np.array([0.5, 0.999]), own["betas"])
+
+
+def rmsprop_state(momentum, layout="own"):
+    state = mm.RMSprop([mm.Parameter(np.zeros(2), "w")], momentum=0.5).state_dict()
+    if layout == "torch":
+        state = {"state": state["state"], "param_groups": state["param_groups"]}
+        state["param_groups"][0]["momentum"] = momentum
+    else:
+        state["hyper"]["momentum"] = momentum
+    return state
+
+
+@pytest.mark.parametrize("mine,saved", [(0.9, 0.5), (0.5, 2.0), (2.0, 0.5)])
+def test_rmsprop_load_takes_over_a_saved_momentum_above_0(mine, saved):
+    """RMSprop's momentum is any number >= 0; a > 0 one may differ (OneCycleLR cycles it)."""
+    opt = mm.RMSprop([mm.Parameter(np.zeros(2), "w")], momentum=mine)
+    opt.load_state_dict(rmsprop_state(saved))
+    assert opt.momentum == saved
+
+
+@pytest.mark.parametrize("mine,saved,layout", [
+    (0.9, 0.0, "own"),                 # the state kept no momentum buffer
+    (0.9, "0.5", "own"),               # not a number (a hand-edited file)
+    (0.9, math.inf, "own"),
+    (0.0, 0.5, "own"),                 # this optimizer has no momentum buffer
+    (0.0, 0.5, "torch"),               # ... nor would the PyTorch layout bring one
+])
+def test_rmsprop_load_refuses_a_momentum_that_chose_other_state(mine, saved, layout):
+    opt = mm.RMSprop([mm.Parameter(np.zeros(2), "w")], momentum=mine)
+    with pytest.raises(ValueError, match=f"saved with momentum={saved!r}.*build it with momentum="):
+        opt.load_state_dict(rmsprop_state(saved, layout))
+    assert opt.momentum == mine
+
+
+# -- load_state_dict: PyTorch's {state, param_groups} layout ---------------------------------
+def test_torch_layout_with_two_param_groups_is_refused():
+    state = mm.Adam([mm.Parameter(np.zeros(2), "w")]).state_dict()
+    groups = state["param_groups"]
+    torch_state = {"state": state["state"], "param_groups": [groups[0], dict(groups[0], params=[])]}
+    with pytest.raises(ValueError, match="2 parameter groups; minimlp optimizers have one"):
+        mm.Adam([mm.Parameter(np.zeros(2), "w")]).load_state_dict(torch_state)
+
+
+def test_torch_layout_of_plain_sgd_has_no_state_and_restarts_the_step_count():
+    """PyTorch's SGD without momentum keeps no per-parameter state (no "step" either): the
+    state is {} and the step count starts again at 0; lr comes from the param group."""
+    params = make_params(1)
+    opt = mm.SGD(params, lr=0.1)
+    run(opt, params, steps=3)
+    torch_state = {"state": {}, "param_groups": [{"lr": 0.05, "momentum": 0, "dampening": 0,
+                                                  "weight_decay": 0, "nesterov": False,
+                                                  "maximize": False, "params": [0, 1]}]}
+    opt.load_state_dict(torch_state)
+    assert opt.steps == 0 and opt.lr == 0.05
+
+
+def test_torch_layout_step_sets_the_adam_bias_correction():
+    """One parameter with PyTorch's per-parameter "step" (a 0-d tensor there): the next step
+    is t = step + 1 in m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t)."""
+    m0, v0, g = np.array([0.2, -0.1]), np.array([0.04, 0.09]), np.array([1.0, -0.5])
+    torch_state = {"state": {0: {"step": np.array(3.0, np.float32), "exp_avg": m0, "exp_avg_sq": v0}},
+                   "param_groups": [{"lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-8,
+                                     "weight_decay": 0, "amsgrad": False, "params": [0]}]}
+    p = mm.Parameter(np.array([1.0, 2.0]), "w")
+    opt = mm.Adam([p], lr=0.5)
+    opt.load_state_dict(torch_state)
+    assert opt.steps == 3 and opt.lr == 0.01
+    p.grad[...] = g
+    opt.step()
+    m, v = 0.9 * m0 + 0.1 * g, 0.999 * v0 + 0.001 * g * g
+    want = np.array([1.0, 2.0]) - 0.01 * (m / (1 - 0.9 ** 4)) / (np.sqrt(v / (1 - 0.999 ** 4)) + 1e-8)
+    np.testing.assert_allclose(p.value, want, rtol=1e-13)
+
+
+# -- schedules attached to an optimizer ----------------------------------------------------
+def test_load_state_dict_restores_a_schedule_attached_before_loading():
+    """"each schedule attached to this optimizer, now or later ... takes that one's state"."""
+    o1 = one_param_sgd(lr=0.1)
+    s1 = StepLR(o1, step_size=2, gamma=0.5)
+    for _ in range(3):
+        s1.step()
+    o2 = one_param_sgd(lr=0.1)
+    s2 = StepLR(o2, step_size=2, gamma=0.5)               # attached now, at epoch 0
+    o2.load_state_dict(o1.state_dict())
+    assert s2.last_epoch == 3 and o2.lr == 0.1 * 0.5 ** (3 // 2)
+    assert s2.step() == 0.1 * 0.5 ** (4 // 2)
+
+
+def test_schedules_lists_live_schedules_in_attach_order():
+    o = one_param_sgd()
+    a = StepLR(o, step_size=2)
+    b = ExponentialLR(o, gamma=0.5)
+    assert o.schedules() == [a, b]                        # attaching b keeps a
+    dead = ExponentialLR(o, gamma=0.9)
+    del dead
+    gc.collect()                                          # a dead weak reference stays behind
+    assert o.schedules() == [a, b]
+    assert len(o.state_dict()["schedules"]["states"]) == 2
+    o2 = one_param_sgd()
+    a._attach(o2)                                         # moved to another optimizer ...
+    assert o.schedules() == [b] and o2.schedules() == [a]
+    a._attach(o)                                          # ... and back: attached once, last
+    assert o.schedules() == [b, a] and o2.schedules() == []
+
+
+def test_schedules_state_initial_lr_checks():
+    o = one_param_sgd(lr=0.0)                             # lr 0 when the schedule was attached
+    StepLR(o, step_size=2)
+    state = o.state_dict()
+    o2 = one_param_sgd(lr=0.0)
+    o2.load_state_dict(state)
+    assert o2.initial_lr == 0.0
+    for bad in (True, -0.5, math.inf, math.nan, "0.1", None):
+        state["schedules"]["initial_lr"] = bad
+        with pytest.raises(ValueError, match="initial_lr"):
+            one_param_sgd().load_state_dict(state)
+
+
+# -- gradient norms and clipping -----------------------------------------------------------
+def test_inf_norm_of_all_negative_gradients_is_max_abs():
+    """norm_type=inf: total = max |g| (PyTorch), also when every gradient is negative."""
+    params = [mm.Parameter(np.zeros(2), "a"), mm.Parameter(np.zeros(1), "b")]
+    params[0].grad[...] = [-3.0, -1.0]
+    params[1].grad[...] = [-2.0]
+    total = mm.clip_grad_norm(params, 1.5, norm_type=math.inf)
+    assert total == 3.0
+    coef = 1.5 / (3.0 + 1e-6)
+    np.testing.assert_allclose(params[0].grad, [-3.0 * coef, -1.0 * coef], rtol=1e-15)
+    np.testing.assert_allclose(params[1].grad, [-2.0 * coef], rtol=1e-15)
+
+
+@pytest.mark.parametrize("grads,want", [
+    ([[3.0, -4.0]], (1.0, 5.0)),                          # the plain sqrt(sum g^2)
+    ([[1e-140]], (1.0, 1e-140)),                          # sum of squares exactly 1e-280: plain
+    ([[1e-141, -1e-141]], (1e-141, math.sqrt(2.0))),      # below 1e-280: rescaled by max |g|
+    ([[1e200], [-1e200]], (1e200, math.sqrt(2.0))),       # the squares overflow: rescaled
+])
+def test_norm_parts_rescales_only_when_the_squares_under_or_overflow(grads, want):
+    """(scale, r) with norm = scale * r; scale = max |g| only when the plain sum of squares
+    leaves [1e-280, inf) (see _norm_parts' docstring), else 1.0."""
+    assert float(np.vdot([1e-140], [1e-140])) == 1e-280      # the boundary case is exact
+    scale, r = _norm_parts([np.array(g) for g in grads], 2.0)
+    assert scale == want[0]
+    assert r == pytest.approx(want[1], rel=1e-15)
+
+
+# -- update rules ----------------------------------------------------------------------------
+def test_centered_rmsprop_grad_avg_is_the_running_mean_of_gradients():
+    """a = alpha * a + (1 - alpha) * g (PyTorch's grad_avg), saved under both layouts."""
+    p = mm.Parameter(np.array([1.0, -1.0]), "w")
+    opt = mm.RMSprop([p], alpha=0.9, centered=True)
+    g1, g2 = np.array([0.5, -2.0]), np.array([1.5, 1.0])
+    for g in (g1, g2):
+        p.grad[...] = g
+        opt.step()
+    want = 0.9 * (0.1 * g1) + 0.1 * g2
+    state = opt.state_dict()
+    np.testing.assert_allclose(state["_a"][0], want, rtol=1e-15)
+    np.testing.assert_allclose(state["state"][0]["grad_avg"], want, rtol=1e-15)
+
+
+def test_plain_sgd_non_contiguous_parameter_of_exactly_one_chunk_shares_the_scratch():
+    """A parameter of at most _CHUNK elements uses a view of the shared scratch, contiguous
+    or not; only a larger non-contiguous one gets a scratch of its own."""
+    base = np.ones(2 * _CHUNK)
+    p = mm.Parameter(base[::2], "W")                  # a strided view of exactly _CHUNK elements
+    b = mm.Parameter(np.ones(3), "b")
+    assert p.size == _CHUNK and not p.value.flags.c_contiguous
+    opt = mm.SGD([p, b], lr=0.1)
+    bases = {id(s.base if s.base is not None else s): (s.base if s.base is not None else s)
+             for _, _, s in opt._pieces}
+    assert sum(x.size for x in bases.values()) == _CHUNK
+    p.grad[...] = 1.0
+    b.grad[...] = 2.0
+    opt.step()
+    np.testing.assert_allclose(p.value, 0.9, rtol=1e-15)
+    np.testing.assert_allclose(b.value, 0.8, rtol=1e-15)
+    np.testing.assert_array_equal(base[1::2], 1.0)             # the rest of the base untouched
