@@ -597,3 +597,335 @@ def test_a_batchnorm_inside_a_nested_model_is_refused_a_last_batch_of_one_before
                 epochs=1, batch_size=2, shuffle=False, verbose=0)
     for p, b in zip(net.parameters(), before):
         np.testing.assert_array_equal(p.value, b)
+
+
+# Mutation-run survivors (tools/mutate.py, 2026-12-01) ---------------------------------------------
+
+def test_a_generator_seed_is_reproducible_advances_and_draws_from_the_full_range():
+    """seed=Generator: two generators in the same state give the same run; the generator
+    advances; distinct generators give distinct recorded seeds (no small range of seeds)."""
+    X, T = np.arange(8.0).reshape(4, 2), np.zeros((4, 1))
+
+    def run(seed):
+        net = mm.Sequential(mm.Dense(2, 1, rng=0))
+        h = net.fit(X, T, loss="mse", optimizer=mm.SGD(net.parameters(), lr=0.0), epochs=1,
+                    batch_size=2, seed=seed, verbose=0)
+        return h.params["seed"]
+
+    a, b = np.random.default_rng(0), np.random.default_rng(0)
+    s1, s2 = run(a), run(b)
+    assert s1 == s2
+    assert run(a) != s1                       # the generator was advanced
+    seeds = {run(np.random.default_rng(k)) for k in range(40)}
+    assert len(seeds) == 40                   # 40 draws from a range of 2**63 never collide
+
+
+def test_evaluate_with_metrics_only_reads_integer_labels_as_labels_only_for_several_columns():
+    """loss=None: (N,) integer labels are class labels for a multi-column output; for one
+    output column they are values that must have the output's shape (N, 1)."""
+    X = np.random.default_rng(0).standard_normal((4, 2))
+    one = mm.Sequential(mm.Dense(2, 1, rng=0))
+    with pytest.raises(ValueError, match=r"Loss\(\): targets must have the shape of the "
+                                         r"predictions \(4, 1\), got \(4,\) \(use T.reshape"):
+        evaluate(one, X, np.zeros(4, dtype=np.int64), metrics=["accuracy"])
+    with pytest.raises(ValueError, match=r"Loss\(\): targets must have the shape"):
+        evaluate(one, X, np.array([0, 1, 1, 0]), metrics=["accuracy"])
+    assert "accuracy" in evaluate(one, X, np.zeros((4, 1)), metrics=["accuracy"])
+    three = mm.Sequential(mm.Dense(2, 3, rng=0))
+    labels = np.array([0, 2, 1, 2])
+    acc = (three.predict(X).argmax(1) == labels).mean()
+    assert evaluate(three, X, labels, metrics=["accuracy"])["accuracy"] == pytest.approx(acc)
+    with pytest.raises(ValueError, match=r"Loss\(\): targets must have the shape"):
+        evaluate(three, X, labels.astype(float), metrics=["mae"])
+
+
+def test_evaluate_refuses_a_layer_that_is_not_a_sequential_and_other_objects():
+    X, Y = np.ones((3, 2)), np.zeros(3, dtype=int)
+
+    class Fake:
+        def check_input(self, X, what=""):
+            return X
+
+    for model in (mm.Dense(2, 3, rng=0), Fake(), object()):
+        with pytest.raises(TypeError, match="evaluate: model must be a minimlp Sequential"):
+            evaluate(model, X, Y, loss="ce")
+
+
+def test_evaluate_refuses_a_sample_weighted_loss():
+    from minimlp.weighting import SampleWeighted
+    X, Y = data(N=6)
+    with pytest.raises(TypeError, match=r"evaluate: pass the unweighted loss \(CrossEntropyLoss\(\)\)"):
+        evaluate(mlp(), X, Y, loss=SampleWeighted(mm.CrossEntropyLoss()))
+
+
+def test_evaluate_accuracy_thresholds_logits_at_zero_with_bce_with_logits():
+    """evaluate's metrics know the loss: with BCEWithLogitsLoss the one-column accuracy
+    thresholds the logits at 0 (not at 0.5, the threshold for probabilities)."""
+    net = mm.Sequential(mm.Dense(1, 1, rng=0))
+    net[0].W[...] = 1.0
+    net[0].b[...] = 0.0
+    X = np.array([[0.25], [-0.25], [0.3], [0.7]])          # logits = X
+    T = np.array([[1.0], [0.0], [1.0], [1.0]])
+    out = evaluate(net, X, T, loss="bce_with_logits", metrics=["accuracy"])
+    assert out["accuracy"] == 1.0                           # thresholded at 0.5 it would be 0.5
+
+
+def test_predict_classes_an_output_exactly_at_the_threshold_is_class_0():
+    X = np.ones((3, 2))
+    logits = mm.Sequential(mm.Dense(2, 1, rng=0))
+    logits[0].W[...] = 0.0
+    logits[0].b[...] = 0.0
+    np.testing.assert_array_equal(predict_classes(logits, X), [0, 0, 0])       # 0 > 0 is False
+    probs = mm.Sequential(mm.Dense(2, 1, rng=0), mm.Sigmoid())
+    probs[0].W[...] = 0.0
+    probs[0].b[...] = 0.0
+    assert (probs.predict(X) == 0.5).all()
+    np.testing.assert_array_equal(predict_classes(probs, X), [0, 0, 0])        # 0.5 > 0.5 False
+    np.testing.assert_array_equal(predict_classes(probs, X, threshold=0.25), [1, 1, 1])
+
+
+def test_max_loss_growth_must_exceed_1():
+    X, Y = data(N=8)
+    for bad in (1.0, 0.5):
+        net = mlp()
+        with pytest.raises(ValueError, match="max_loss_growth"):
+            net.fit(X, Y, loss="ce", optimizer=mm.SGD(net.parameters(), lr=0.1), epochs=1,
+                    max_loss_growth=bad, verbose=0)
+    for ok in (1.0000001, 1.5):
+        net = mlp()
+        net.fit(X, Y, loss="ce", optimizer=mm.SGD(net.parameters(), lr=0.0), epochs=1,
+                max_loss_growth=ok, verbose=0)
+
+
+@pytest.mark.parametrize("vd", [lambda X, Y: (X,), lambda X, Y: (X, Y, None, None),
+                                lambda X, Y: [X], lambda X, Y: {0: X, 1: Y}])
+def test_validation_data_must_be_a_pair_or_a_triple(vd):
+    X, Y = data(N=8)
+    net = mlp()
+    with pytest.raises(TypeError, match=r"validation_data must be a pair \(X_val, Y_val\) or a triple"):
+        net.fit(X, Y, loss="ce", optimizer=mm.SGD(net.parameters(), lr=0.1), epochs=1,
+                validation_data=vd(X, Y), verbose=0)
+
+
+def test_validation_split_of_one_row_is_accepted_and_of_every_row_refused():
+    X, Y = data(N=20)
+    net = mlp()
+    h = net.fit(X, Y, loss="ce", optimizer=mm.SGD(net.parameters(), lr=0.1), epochs=1,
+                validation_split=0.05, seed=0, verbose=0)                  # round(1.0) = 1
+    assert h.params["validation_samples"] == 1 and h.params["samples"] == 19
+    h = net.fit(X, Y, loss="ce", optimizer=mm.SGD(net.parameters(), lr=0.1), epochs=1,
+                validation_split=0.95, validation_rows="last", verbose=0)  # 19 and 1
+    assert h.params["validation_samples"] == 19 and h.params["samples"] == 1
+    with pytest.raises(ValueError, match=r"validation_split=0.98 of 20 rows leaves 20 validation "
+                                         r"and 0 training rows"):
+        net.fit(X, Y, loss="ce", optimizer=mm.SGD(net.parameters(), lr=0.1), epochs=1,
+                validation_split=0.98, verbose=0)
+
+
+def test_shuffled_weighted_batches_with_a_partial_last_batch_match_a_hand_loop():
+    rng = np.random.default_rng(5)
+    X, T = rng.standard_normal((10, 2)), rng.standard_normal((10, 1))
+    w = rng.uniform(0.5, 2.0, 10)
+    net = mm.Sequential(mm.Dense(2, 1, rng=0))
+    W, b = net[0].W.copy(), net[0].b.copy()
+    lr, losses = 0.1, []
+    for e in (1, 2):
+        order = np.random.default_rng(np.random.SeedSequence(7, spawn_key=(1, e))).permutation(10)
+        for s in (0, 4, 8):                 # batches of 4, 4 and 2 rows
+            i = order[s:s + 4]
+            R = X[i] @ W + b - T[i]
+            losses.append(float((w[i] * R[:, 0] ** 2).sum() / len(i)))
+            G = 2 * w[i][:, None] * R / len(i)
+            W, b = W - lr * X[i].T @ G, b - lr * G.sum(axis=0)
+    log = BatchLog()
+    net.fit(X, T, loss="mse", optimizer=mm.SGD(net.parameters(), lr=lr), epochs=2, batch_size=4,
+            sample_weight=w, seed=7, callbacks=[log], verbose=0)
+    assert [x["size"] for x in log.batches] == [4, 4, 2] * 2
+    np.testing.assert_allclose([x["loss"] for x in log.batches], losses, rtol=1e-12)
+    np.testing.assert_allclose(net[0].W, W, rtol=1e-12)
+    np.testing.assert_allclose(net[0].b, b, rtol=1e-12)
+
+
+def growth_run(second, *, reduction="mean", max_loss_growth=10.0, first=0.5, **kw):
+    """A model whose output is 0, trained with lr 0 on 2 unshuffled batches of 4 rows: the
+    batch losses are ``first**2`` and ``second**2`` per sample (MSE on targets)."""
+    net = mm.Sequential(mm.Dense(1, 1, rng=0))
+    net[0].W[...] = 0.0
+    net[0].b[...] = 0.0
+    X = np.ones((8, 1))
+    T = np.array([[first]] * 4 + [[second]] * 4)
+    if max_loss_growth is not None:
+        kw["max_loss_growth"] = max_loss_growth
+    kw.setdefault("verbose", 0)
+    return net.fit(X, T, loss=mm.MSELoss(reduction=reduction), optimizer=mm.SGD(net.parameters(), lr=0.0),
+                   epochs=1, batch_size=4, shuffle=False, **kw)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_max_loss_growth_limit_is_factor_times_max_1_first_per_sample_loss(reduction):
+    """First batch: 0.25 per sample (< 1, so the limit is 10 * 1 per sample, 40 summed over
+    the batch of 4); a second batch at 9.75 per sample trains, at 10.25 it diverges."""
+    h = growth_run(np.sqrt(9.75), reduction=reduction)
+    assert len(h) == 1
+    with pytest.raises(TrainingDiverged, match="past the limit") as info:
+        growth_run(np.sqrt(10.25), reduction=reduction)
+    assert (info.value.epoch, info.value.batch, info.value.restored) == (1, 2, "before_step")
+    limit = "40" if reduction == "sum" else "10"
+    assert f"past the limit {limit} " in str(info.value)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_max_loss_growth_limit_scales_with_a_first_loss_above_1(reduction):
+    """First batch 4 per sample: limit 10 * 4 = 40 per sample."""
+    growth_run(np.sqrt(39.0), reduction=reduction, first=2.0)
+    with pytest.raises(TrainingDiverged, match="past the limit"):
+        growth_run(np.sqrt(41.0), reduction=reduction, first=2.0)
+
+
+def test_max_loss_growth_default_is_1e4():
+    growth_run(np.sqrt(9999.5), max_loss_growth=None)
+    with pytest.raises(TrainingDiverged, match=r"past the limit 1e\+04"):
+        growth_run(np.sqrt(10000.5), max_loss_growth=None)
+
+
+def test_a_step_divergence_restores_the_running_statistics_from_before_the_batch():
+    """BatchNorm's running statistics change in the training forward: a batch whose loss
+    grew past the limit leaves them as they were after the previous batch."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 2)) * 3 + 1
+    T = np.array([[0.1]] * 4 + [[1e3]] * 4)
+    net = mm.Sequential(mm.Dense(2, 3, rng=0), mm.BatchNorm1d(3), mm.Dense(3, 1, rng=1))
+    bn = net[1]
+
+    class Keep(Callback):
+        def on_batch_end(self, batch, logs):
+            if batch == 1:
+                self.kept = {k: v.copy() for k, v in bn.buffers().items()}
+
+    keep = Keep()
+    with pytest.raises(TrainingDiverged) as info:
+        net.fit(X, T, loss="mse", optimizer=mm.SGD(net.parameters(), lr=0.01), epochs=1,
+                batch_size=4, shuffle=False, max_loss_growth=10.0, callbacks=[keep], verbose=0)
+    assert (info.value.batch, info.value.restored) == (2, "before_step")
+    assert not np.array_equal(keep.kept["running_mean"], np.zeros(3))
+    for k, v in bn.buffers().items():
+        np.testing.assert_array_equal(v, keep.kept[k])
+
+
+def test_a_floating_point_error_in_the_forward_restores_the_state_before_the_step():
+    """np.errstate(over="raise"): an overflow in batch 2's forward/loss (the optimizer has
+    not stepped) keeps the parameters of before that batch; reported as batch 2."""
+    class Square(Layer):
+        def forward(self, X, train=True):
+            self.X = X
+            return X * X                    # a ufunc: overflows under over="raise"
+
+        def backward(self, dY):
+            return 2 * self.X * dY
+
+    X = np.array([[1.0]] * 4 + [[1e300]] * 4)
+    T = np.zeros((8, 1))
+    net = mm.Sequential(Square(), mm.Dense(1, 1, rng=0))
+    net[1].W[...] = 1.0
+    net[1].b[...] = 0.0
+    opt = mm.SGD(net.parameters(), lr=0.01)
+    W1 = 1.0 - 0.01 * 2 * 1.0          # after batch 1: dL/dW = 2 mean(x^2 (x^2 W + b)) = 2
+    with np.errstate(over="raise", invalid="raise"):
+        with pytest.raises(TrainingDiverged, match="FloatingPointError") as info:
+            net.fit(X, T, loss="mse", optimizer=opt, epochs=1, batch_size=4, shuffle=False,
+                    max_loss_growth=None, verbose=0)
+    assert (info.value.epoch, info.value.batch, info.value.restored) == (1, 2, "before_step")
+    assert net[1].W[0, 0] == pytest.approx(W1, rel=1e-12)
+    assert opt.steps == 1
+
+
+def test_a_validation_divergence_restores_the_epoch_start_although_the_weights_are_finite():
+    rng = np.random.default_rng(0)
+    X, T = rng.standard_normal((8, 2)), rng.standard_normal((8, 1))
+    net = mm.Sequential(mm.Dense(2, 1, rng=0))
+    before = weights(net)
+    with np.errstate(over="ignore", invalid="ignore"):
+        with pytest.raises(TrainingDiverged, match=r"epoch 1 \(in validation\)") as info:
+            net.fit(X, T, loss="mse", optimizer=mm.SGD(net.parameters(), lr=0.1), epochs=2,
+                    batch_size=4, validation_data=(X, np.full((8, 1), 1e200)), verbose=0)
+    assert (info.value.epoch, info.value.batch, info.value.restored) == (1, None, "epoch_start")
+    for a, p in zip(before, net.parameters()):
+        np.testing.assert_array_equal(a, p.value)
+
+
+def test_fit_defaults_batch_size_32_max_loss_growth_and_no_validation(capsys):
+    rng = np.random.default_rng(0)
+    X, T = rng.standard_normal((33, 2)), rng.standard_normal((33, 1))
+    net = mm.Sequential(mm.Dense(2, 1, rng=0))
+    opt = mm.SGD(net.parameters(), lr=0.01)
+    h = net.fit(X, T, loss="mse", optimizer=opt, epochs=2)              # verbose=1 by default
+    assert opt.steps == 4 and h.params["batch_size"] == 32 and h.params["steps"] == 2
+    assert h.params["validation_samples"] == 0
+    lines = capsys.readouterr().out.splitlines()                          # not a terminal
+    assert len(lines) == 2 and lines[0].startswith("epoch 1/2") and lines[1].startswith("epoch 2/2")
+
+
+def test_validation_runs_in_chunks_of_at_most_8192_rows():
+    class Sizes(Layer):
+        def __init__(self):
+            self.sizes = []
+
+        def forward(self, X, train=True):
+            if not train:
+                self.sizes.append(X.shape[0])
+            return X
+
+        def backward(self, dY):
+            return dY
+
+    rng = np.random.default_rng(0)
+    Xv, Tv = rng.standard_normal((8193, 2)), rng.standard_normal((8193, 1))
+    for n, chunks in ((8192, [8192]), (8193, [8192, 1])):
+        rec = Sizes()
+        net = mm.Sequential(rec, mm.Dense(2, 1, rng=0))
+        h = net.fit(Xv[:4], Tv[:4], loss="mse", optimizer=mm.SGD(net.parameters(), lr=0.0),
+                    epochs=1, validation_data=(Xv[:n], Tv[:n]), verbose=0)
+        assert rec.sizes == chunks
+        P = Xv[:n] @ net[1].W + net[1].b
+        assert h["val_loss"][0] == pytest.approx(np.mean((P - Tv[:n]) ** 2), rel=1e-12)
+
+
+class _FakeStdout:
+    def __init__(self, tty=None):
+        self.text = []
+        if tty is not None:
+            self.isatty = lambda: tty
+
+    def write(self, s):
+        self.text.append(s)
+        return len(s)
+
+    def flush(self):
+        pass
+
+
+def test_verbose_1_without_an_isatty_prints_lines_not_a_bar(monkeypatch):
+    import sys
+    X, Y = data(N=8)
+    net = mlp()
+    out = _FakeStdout()                     # no isatty: not a terminal
+    monkeypatch.setattr(sys, "stdout", out)
+    net.fit(X, Y, loss="ce", optimizer=mm.SGD(net.parameters(), lr=0.1), epochs=2, verbose=1)
+    monkeypatch.undo()
+    text = "".join(out.text)
+    assert "\r" not in text and "%|" not in text
+    assert [line[:9] for line in text.splitlines()] == ["epoch 1/2", "epoch 2/2"]
+
+
+def test_a_progress_bar_is_closed_when_training_raises(monkeypatch):
+    import sys
+    from tqdm import tqdm
+    out = _FakeStdout(tty=True)
+    before = set(tqdm._instances)
+    monkeypatch.setattr(sys, "stdout", out)
+    with pytest.raises(TrainingDiverged) as info:    # batch 2 diverges inside epoch 1's bar
+        growth_run(np.sqrt(50.0), verbose=1)
+    monkeypatch.undo()
+    assert "%|" in "".join(out.text)        # a bar was drawn, and is closed although the
+    assert info.value.__traceback__ is not None      # traceback still holds fit's frame
+    assert set(tqdm._instances) - before == set()
