@@ -235,6 +235,8 @@ class Optimizer:
         steps = [per[i].get("step") for i in range(n) if i in per]
         if steps and steps[0] is not None:
             out["steps"] = int(np.asarray(steps[0]))
+        elif steps:     # torch's SGD keeps no count, but a momentum buffer means a step was taken
+            out["steps"] = 1
         return out
 
     def _may_load(self, key: str, saved, mine) -> bool:

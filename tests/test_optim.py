@@ -878,3 +878,20 @@ def test_plain_sgd_non_contiguous_parameter_of_exactly_one_chunk_shares_the_scra
     np.testing.assert_allclose(p.value, 0.9, rtol=1e-15)
     np.testing.assert_allclose(b.value, 0.8, rtol=1e-15)
     np.testing.assert_array_equal(base[1::2], 1.0)             # the rest of the base untouched
+
+
+def test_torch_layout_sgd_momentum_buffer_resumes_damped():
+    """PyTorch's SGD state holds a ``momentum_buffer`` but no "step"; a buffer exists only
+    after a step, so the next step is damped as in torch: b = mu b + (1 - dampening) g
+    (1.4 here), not the undamped first step b = g (which would give 1.9)."""
+    torch_state = {"state": {0: {"momentum_buffer": np.array([1.0])}},
+                   "param_groups": [{"lr": 0.1, "momentum": 0.9, "dampening": 0.5,
+                                     "weight_decay": 0, "nesterov": False,
+                                     "maximize": False, "params": [0]}]}
+    p = mm.Parameter(np.array([2.0]), "w")
+    opt = mm.SGD([p], lr=0.1, momentum=0.9, dampening=0.5)
+    opt.load_state_dict(torch_state)
+    assert opt.steps >= 1
+    p.grad[...] = 1.0
+    opt.step()
+    np.testing.assert_allclose(p.value, [2.0 - 0.1 * 1.4], rtol=1e-15)
