@@ -642,3 +642,435 @@ def test_the_atheris_target_accepts_its_seed_files():
         fuzz.one_input(b"[[[[")
     finally:
         fuzz._MODE["header"] = False
+
+
+# -- Mutation-run survivors (tools/mutate.py, 2026-12-01) -------------------------------------------
+# Each test pins a behaviour that a surviving mutant of minimlp/io.py changed: the documented
+# limits at their exact boundary (docs/errors.md, "Damaged and hostile model files"), the
+# messages naming what was found, and the paths of save and load that no test reached.
+import io as _io
+import re
+import subprocess
+import sys
+
+from minimlp.activations import Activation
+from minimlp.layer import Layer, Parameter
+
+
+@contextlib.contextmanager
+def layer_classes_defined_here():
+    """Remove the Layer classes defined in the block from Layer.registry afterwards (other
+    tests list the registry)."""
+    before = set(Layer.registry)
+    try:
+        yield
+    finally:
+        for name in set(Layer.registry) - before:
+            del Layer.registry[name]
+
+
+def zip_members(path, arrays, *, raw=None, compression=zipfile.ZIP_STORED, comment=b""):
+    """Write ``arrays`` (``{key: ndarray}``) as ``<key>.npy`` members, and ``raw`` (``{key:
+    bytes}``) as members holding exactly those bytes; returns the file's size."""
+    with zipfile.ZipFile(path, "w", compression=compression) as z:
+        for k, v in arrays.items():
+            with z.open(k + ".npy", "w") as m:
+                np.lib.format.write_array(m, v, allow_pickle=False)
+        for k, b in (raw or {}).items():
+            with z.open(k + ".npy", "w") as m:
+                m.write(b)
+        z.comment = comment
+    return os.path.getsize(path)
+
+
+def npy_member(array, header_length):
+    """A version 1.0 .npy member of ``array`` whose header text is ``header_length`` characters
+    (numpy pads its own to 64-byte blocks; a file may pad more)."""
+    text = repr({"descr": np.lib.format.dtype_to_descr(array.dtype), "fortran_order": False,
+                 "shape": array.shape})
+    text = text + " " * (header_length - 1 - len(text)) + "\n"
+    assert len(text) == header_length
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin1") + array.tobytes()
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.npz"
+    mm.save(mm.Sequential(mm.Dense(2, 2, rng=0)), path)
+    arrays = read_raw(path)
+    return arrays, header_of(arrays)
+
+
+# The expansion bound: declared sizes <= 4 * file size + 64 KiB.
+def test_the_expansion_bound_is_exactly_4x_the_file_plus_64_kib(tmp_path):
+    net = mm.Sequential(mm.Dense(100, 200, rng=0))
+    for p in net.parameters():
+        p.value[...] = 0.0      # deflates to almost nothing
+    mm.save(net, tmp_path / "zeros.npz")
+    arrays = read_raw(tmp_path / "zeros.npz")
+    buf = _io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for k, v in arrays.items():
+            with z.open(k + ".npy", "w") as m:
+                np.lib.format.write_array(m, v)
+        declared = sum(i.file_size for i in z.infolist())
+    bare = len(buf.getvalue())
+    assert declared % 4 == 0
+    pad = (declared - (1 << 16)) // 4 - bare     # the archive comment makes the file this much larger
+    assert 1 <= pad <= 65535
+    at = tmp_path / "at-limit.npz"
+    assert zip_members(at, arrays, compression=zipfile.ZIP_DEFLATED, comment=b" " * pad) == bare + pad
+    assert declared == 4 * (bare + pad) + (1 << 16)
+    np.testing.assert_array_equal(mm.load(at)[0].W, np.zeros((100, 200)))
+    past = tmp_path / "past.npz"     # 4 bytes smaller: the members declare 4 bytes too many
+    zip_members(past, arrays, compression=zipfile.ZIP_DEFLATED, comment=b" " * (pad - 1))
+    assert_refused_cheaply(past, rf"members declare {declared} bytes, but the file holds only "
+                                 rf"{bare + pad - 1}: members that expand more than 4x are refused")
+
+
+def test_a_header_of_exactly_4_mi_characters_loads_and_one_more_is_refused(tmp_path, tiny):
+    arrays, h = tiny
+    text = json.dumps(h)
+    limit = 4 * MB   # 4 Mi characters (16 MiB as .npy unicode)
+    at = tmp_path / "at-limit.npz"
+    zip_members(at, with_header(arrays, text + " " * (limit - len(text))))
+    assert mm.load(at)[0].W.shape == (2, 2)
+    past = tmp_path / "past.npz"
+    zip_members(past, with_header(arrays, text + " " * (limit + 1 - len(text))))
+    assert_refused_cheaply(past, rf"the header is {limit + 1} characters long; minimlp reads "
+                                 rf"headers of at most {limit}")
+
+
+def test_a_header_nested_exactly_100_levels_loads_and_101_is_refused(tmp_path, tiny):
+    arrays, h = tiny
+    for depth, ok in ((100, True), (101, False)):   # the header's own dict is level 1
+        text = json.dumps(h)[:-1] + ', "deep": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+        path = tmp_path / f"deep{depth}.npz"
+        zip_members(path, with_header(arrays, text))
+        if ok:
+            assert mm.load(path)[0].W.shape == (2, 2)
+        else:
+            assert_refused_cheaply(path, "the header is nested more than 100 levels deep")
+
+
+def test_integers_of_19_digits_load_and_20_digits_are_refused(tmp_path, tiny):
+    arrays, h = tiny
+    for value, ok in ((10**18, True), (-(10**19 - 1), True), (10**19, False), (-(10**19), False)):
+        text = json.dumps(h)[:-1] + f', "n": {value}' + "}"
+        path = tmp_path / "digits.npz"
+        zip_members(path, with_header(arrays, text))
+        if ok:
+            assert mm.load(path)[0].W.shape == (2, 2), value
+        else:
+            assert_refused_cheaply(path, r"an integer of 20 digits \(at most 19 are read\)")
+
+
+def test_exactly_4096_layers_load_and_4097_are_refused(tmp_path, tiny):
+    arrays, h = tiny
+    for n, ok in ((4096, True), (4097, False)):   # Sequentials count: the outer one and Dense are 2
+        h2 = json.loads(json.dumps(h))
+        h2["architecture"]["layers"] += [{"class": "Identity", "config": {}}] * (n - 2)
+        path = tmp_path / f"layers{n}.npz"
+        zip_members(path, with_header(arrays, json.dumps(h2)))
+        if ok:
+            assert len(mm.load(path)) == 4095
+        else:
+            assert_refused_cheaply(path, "the architecture describes more than 4096 layers")
+
+
+def test_an_npy_header_of_10000_characters_loads_and_10001_is_refused(tmp_path, tiny):
+    arrays, _ = tiny
+    b = arrays.pop("param/0.b")
+    at = tmp_path / "at-limit.npz"
+    zip_members(at, arrays, raw={"param/0.b": npy_member(b, 10000)})
+    np.testing.assert_array_equal(mm.load(at)[0].b, b)
+    past = tmp_path / "past.npz"
+    zip_members(past, arrays, raw={"param/0.b": npy_member(b, 10001)})
+    assert_refused_cheaply(past, r"array 'param/0\.b' is unreadable \(ValueError: Header info length \(10001\)")
+
+
+def test_a_version_2_npy_member_loads(tmp_path, good):
+    arrays = read_raw(good)
+    path = tmp_path / "v2.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        for k, v in arrays.items():
+            with z.open(k + ".npy", "w") as m:
+                np.lib.format.write_array(m, v, version=(2, 0) if k in ("param/0.W", "__minimlp__") else None)
+    net, opt = mm.load(path, with_optimizer=True)
+    np.testing.assert_array_equal(net[0].W, arrays["param/0.W"])
+    assert opt.steps == 2
+
+
+# Values from the file are quoted in messages up to 60 characters, then cut.
+def test_a_value_is_quoted_whole_up_to_60_characters_then_cut(tmp_path, tiny):
+    arrays, h = tiny
+    for n, shown in ((58, "'" + "x" * 58 + "'"), (59, "'" + "x" * 59 + "...")):   # repr: 60, 61 characters
+        h2 = dict(h, format="x" * n)
+        path = tmp_path / "fmt.npz"
+        zip_members(path, with_header(arrays, json.dumps(h2)))
+        e = assert_refused_cheaply(path, "is not a minimlp model file")
+        assert f"(header format {shown}, expected 'minimlp-model')" in str(e)
+
+
+@pytest.mark.parametrize("text, shown", [('[1, 2]', "[1, 2]"), ('"hello"', "'hello'"), ("7", "7"),
+                                         ('{"format": "other"}', "'other'"), ('{"a": 1}', "None")])
+def test_a_header_that_is_not_a_minimlp_dict_names_what_it_holds(tmp_path, tiny, text, shown):
+    arrays, _ = tiny
+    path = tmp_path / "notdict.npz"
+    zip_members(path, with_header(arrays, text))
+    assert_refused_cheaply(path, re.escape(f"is not a minimlp model file (header format {shown}, expected"))
+
+
+@pytest.mark.parametrize("count", [-1, 1.5, True, "2", None])
+def test_optimizer_state_counts_must_be_integers_of_at_least_0(tmp_path, good, count):
+    def change(h, a):
+        h["optimizer"]["state"]["_m"] = count
+    path = edited(tmp_path, good, change)
+    assert_refused_cheaply(path, "the optimizer's state must map names to counts of arrays", with_optimizer=True)
+
+
+def test_an_optimizer_state_of_0_arrays_where_the_optimizer_keeps_one_per_parameter(tmp_path):
+    net = mm.Sequential(mm.Dense(2, 2, rng=0))
+    mm.save(net, tmp_path / "sgd.npz", optimizer=mm.SGD(net.parameters(), lr=0.1, momentum=0.9))
+    arrays = read_raw(tmp_path / "sgd.npz")
+    h = header_of(arrays)
+    assert h["optimizer"]["state"] == {"_buf": 2}
+    h["optimizer"]["state"]["_buf"] = 0
+    arrays = {k: v for k, v in arrays.items() if not k.startswith("optim/")}
+    path = tmp_path / "no-buf.npz"
+    zip_members(path, with_header(arrays, json.dumps(h)))
+    assert_refused_cheaply(path, re.escape("optimizer state '_buf' does not fit the parameters "
+                                           "['0.W', '0.b'] (0 arrays for a SGD that keeps 2)"),
+                           with_optimizer=True)
+    assert mm.load(path)[0].W.shape == (2, 2)   # the model alone loads
+
+
+# Layer class names: what the file names, and which classes are offered.
+def test_a_layer_class_that_is_not_a_string_is_named_in_the_message(tmp_path, good):
+    for name in (5, ["ReLU"], None):
+        def change(h, a):
+            h["architecture"]["layers"][1] = {"class": name, "config": {}}
+        assert_refused_cheaply(edited(tmp_path, good, change), re.escape(f"unknown layer class {name!r};"))
+
+
+def test_a_close_name_is_suggested_for_names_of_up_to_100_characters(tmp_path, good):
+    with layer_classes_defined_here():
+        long_names = ["IOTestLong" + "x" * 90, "IOTestLonger" + "x" * 89]   # 100 and 101 characters
+        for n in long_names:
+            type(n, (mm.Identity,), {})
+        for n, hint in zip(long_names, (True, False)):
+            def change(h, a):
+                h["architecture"]["layers"][1] = {"class": n.lower(), "config": {}}
+            e = assert_refused_cheaply(edited(tmp_path, good, change), "unknown layer class")
+            assert (f"(did you mean {n!r}?)" in str(e)) is hint, str(e)[:300]
+
+
+def test_an_activation_that_computes_nothing_is_refused_and_not_offered(tmp_path, good):
+    with layer_classes_defined_here():
+        type("IOTestHollow", (Activation,), {})                  # neither forward nor _forward
+        type("IOTestWhole", (Activation,), {"forward": lambda self, X, train=True: X,
+                                             "backward": lambda self, dY: dY})   # its own forward
+
+        def change(h, a):
+            h["architecture"]["layers"][1] = {"class": "IOTestHollow", "config": {}}
+        e = assert_refused_cheaply(edited(tmp_path, good, change), "unknown layer class 'IOTestHollow'")
+        known = str(e).split("known: ")[1]
+        assert "IOTestHollow" not in known and "IOTestWhole" in known and "ReLU" in known
+        assert not [n for n in known.split(". ")[0].split(", ") if n.startswith("_")]   # _SlopeActivation
+
+        def change(h, a):
+            h["architecture"]["layers"][1] = {"class": "IOTestWhole", "config": {}}
+        assert type(mm.load(edited(tmp_path, good, change))[1]).__name__ == "IOTestWhole"
+
+
+def test_layernorm_normalized_shape_may_be_a_1_list(tmp_path):
+    net = mm.Sequential(mm.Dense(2, 4, rng=0), mm.LayerNorm(4))
+    mm.save(net, tmp_path / "ln.npz")
+    arrays = read_raw(tmp_path / "ln.npz")
+    h = header_of(arrays)
+    h["architecture"]["layers"][1]["config"]["normalized_shape"] = [4]
+    path = tmp_path / "ln-list.npz"
+    zip_members(path, with_header(arrays, json.dumps(h)))
+    back = mm.load(path)
+    assert back[1].normalized_shape == 4
+    X = np.random.default_rng(0).standard_normal((3, 2))
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+
+
+# Members whose data does not match their header.
+def test_a_member_whose_data_ends_early_is_refused(tmp_path, good):
+    # A deflated member whose stream (and CRC) hold 8 bytes fewer than its directory entry
+    # declares: zipfile returns the short data without complaint; load must not.
+    arrays = read_raw(good)
+    full = _io.BytesIO()
+    np.lib.format.write_array(full, arrays.pop("param/0.W"))
+    full = full.getvalue()
+    path = tmp_path / "short.npz"
+    zip_members(path, arrays, raw={"param/0.W": full[:-8]}, compression=zipfile.ZIP_DEFLATED)
+    raw = bytearray(path.read_bytes())
+    name = b"param/0.W.npy"
+    for sig, at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):   # the uncompressed size
+        i = raw.find(sig)
+        while raw[i + (30 if sig == b"PK\x03\x04" else 46):][:len(name)] != name:
+            i = raw.find(sig, i + 4)
+        raw[i + at:i + at + 4] = len(full).to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    assert_refused_cheaply(path, r"array 'param/0\.W' is unreadable \(EOFError: 40 bytes of data instead of 48\)")
+
+
+def test_arrays_a_rebuilt_layer_holds_beyond_its_shape_rule_are_refused(tmp_path, monkeypatch):
+    # A BatchNorm1d that holds one more buffer than the shape rule knows of (a changed class):
+    # the message lists every array the rebuilt model holds, parameters first.
+    net = mm.Sequential(mm.Dense(2, 3, rng=0), mm.BatchNorm1d(3))
+    mm.save(net, tmp_path / "bn.npz")
+    real = mm.BatchNorm1d.buffers
+    monkeypatch.setattr(mm.BatchNorm1d, "buffers", lambda self: {**real(self), "extra": np.zeros(3)})
+    e = assert_refused_cheaply(tmp_path / "bn.npz", "the rebuilt model holds arrays")
+    assert ("['param/0.W', 'param/0.b', 'param/1.gamma', 'param/1.beta', 'buffer/1.running_mean', "
+            "'buffer/1.running_var', 'buffer/1.extra'], not those its saved config implies") in str(e)
+
+
+# Paths that are not regular files.
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_and_a_device_are_named_by_their_kind(tmp_path):
+    fifo = tmp_path / "pipe.npz"
+    os.mkfifo(fifo)
+    assert_refused_cheaply(fifo, r"is not a regular file \(a named pipe\)")
+    if os.path.exists("/dev/zero"):
+        assert_refused_cheaply("/dev/zero", r"is not a regular file \(a character device\)")
+
+
+@pytest.mark.skipif(not (hasattr(os, "mkfifo") and os.path.isdir("/proc/self/fd")), reason="needs FIFOs, /proc")
+def test_a_fifo_swapped_in_after_the_stat_is_refused_without_blocking_or_leaking(tmp_path, good, monkeypatch):
+    fifo = tmp_path / "pipe.npz"
+    os.mkfifo(fifo)
+    real_stat = os.stat
+
+    def stat_before_the_swap(p, *args, **kwargs):   # os.stat saw a regular file there
+        return real_stat(good if os.fspath(p) == str(fifo) else p, *args, **kwargs)
+    fds = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, "stat", stat_before_the_swap)
+    with alarm(5):   # opening a FIFO without O_NONBLOCK waits for a writer
+        with pytest.raises(ValueError, match=r"pipe\.npz' is not a regular file \(a named pipe\)"):
+            mm.load(fifo)
+    monkeypatch.undo()
+    assert len(os.listdir("/proc/self/fd")) == fds   # the descriptor was closed
+
+
+# save: errors, the header's values, owners, and temporaries of running processes.
+def test_save_below_a_file_is_not_a_directory_error_not_a_missing_folder(tmp_path):
+    (tmp_path / "afile").write_text("not a folder")
+    path = tmp_path / "afile" / "m.npz"
+    with pytest.raises(NotADirectoryError, match=re.escape(f"save: cannot write {str(path)!r}")) as info:
+        mm.save(mm.Sequential(mm.Dense(2, 2, rng=0)), path)
+    assert not isinstance(info.value, FileNotFoundError)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        mm.save(mm.Sequential(mm.Dense(2, 2, rng=0)), tmp_path / "missing" / "m.npz")
+
+
+def test_a_model_without_a_dtype_records_its_first_parameters_dtype(tmp_path):
+    with layer_classes_defined_here():
+        class IOTestMixed(Layer):
+            def __init__(self):
+                self.W = Parameter(np.ones((2, 2), dtype=np.float32), "W")
+                self.s = Parameter(np.full(2, 3.0), "s")
+
+            def forward(self, X, train=True):
+                return X
+
+            def backward(self, dY):
+                return dY
+
+        layer = IOTestMixed()
+        assert getattr(layer, "dtype", None) is None
+        mm.save(layer, tmp_path / "mixed.npz")
+        assert header_of(read_raw(tmp_path / "mixed.npz"))["dtype"] == "float32"
+        back = mm.load(tmp_path / "mixed.npz")
+        assert back.W.value.dtype == np.float32 and back.s.value[0] == 3.0
+
+
+def test_numpy_scalars_in_a_config_are_stored_as_numbers(tmp_path):
+    with layer_classes_defined_here():
+        class IOTestScaled(Layer):
+            def __init__(self, k=1, scale=1.0):
+                self.k, self.scale = k, scale
+
+            def get_config(self):   # numpy scalars, as a custom layer may hold them
+                return {"k": np.int64(self.k), "scale": np.float32(self.scale)}
+
+            def forward(self, X, train=True):
+                return X * self.scale
+
+            def backward(self, dY):
+                return dY * self.scale
+
+        mm.save(mm.Sequential(mm.Dense(2, 2, rng=0), IOTestScaled(3, 0.5)), tmp_path / "s.npz")
+        assert header_of(read_raw(tmp_path / "s.npz"))["architecture"]["layers"][1]["config"] == {"k": 3, "scale": 0.5}
+        back = mm.load(tmp_path / "s.npz")
+        assert (back[1].k, back[1].scale) == (3, 0.5)
+
+
+def test_an_optimizers_list_of_numbers_is_kept_as_extra_state(tmp_path):
+    class IOTestHistorySGD(mm.SGD):
+        history = ()
+
+        def state_dict(self):
+            return {**super().state_dict(), "history": list(self.history), "note": 3}
+
+        def load_state_dict(self, state):
+            super().load_state_dict(state)
+            self.history, self.note = list(state["history"]), state["note"]
+
+    net = mm.Sequential(mm.Dense(2, 2, rng=0))
+    opt = IOTestHistorySGD(net.parameters(), lr=0.1, momentum=0.9)
+    opt.history = [0.5, 0.25]
+    mm.save(net, tmp_path / "h.npz", optimizer=opt)
+    raw = read_raw(tmp_path / "h.npz")
+    spec = header_of(raw)["optimizer"]
+    assert spec["state"] == {"_buf": 2} and spec["extra"] == {"history": [0.5, 0.25], "note": 3}
+    assert not any(k.startswith("optim/history") for k in raw)
+    _, back = mm.load(tmp_path / "h.npz", with_optimizer=True)
+    assert type(back) is IOTestHistorySGD and back.history == [0.5, 0.25] and back.note == 3
+
+
+def test_saving_over_a_file_of_another_owner_keeps_its_owner(tmp_path):
+    path = tmp_path / "owned.npz"
+    mm.save(mm.Sequential(mm.Dense(2, 2, rng=0)), path)
+    uid, gid = os.getuid(), os.getgid()
+    if os.geteuid() == 0:
+        uid, gid = 4242, 4243
+    else:
+        others = [g for g in os.getgroups() if g != gid]
+        if not others:
+            pytest.skip("needs root, or a second group to give the file to")
+        gid = others[0]
+    os.chown(path, uid, gid)
+    mm.save(mm.Sequential(mm.Dense(2, 2, rng=1)), path)
+    st = os.stat(path)
+    assert (st.st_uid, st.st_gid) == (uid, gid)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="pids of temporaries are read on POSIX")
+def test_temporaries_of_running_or_unaskable_processes_are_kept(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.npz"
+    child = subprocess.Popen(["sleep", "30"]) if os.path.exists("/bin/sleep") else \
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        kept = [tmp_path / f".ckpt.npz.{child.pid}.k3j9x_2q.tmp",      # running, ours
+                tmp_path / ".ckpt.npz.1.a1b2c3d4.tmp",                 # running, another user's
+                tmp_path / f".ckpt.npz.{2**70}.zz99yy88.tmp"]          # no pid os.kill can ask about
+        for f in kept:
+            f.write_bytes(b"PK\x03\x04 half a checkpoint")
+        real_kill = os.kill
+
+        def kill_as_a_user(pid, sig):   # pid 1 belongs to root: a user may not signal it
+            if pid == 1:
+                raise PermissionError(1, "Operation not permitted")
+            return real_kill(pid, sig)
+        monkeypatch.setattr(os, "kill", kill_as_a_user)
+        mm.save(mm.Sequential(mm.Dense(2, 2, rng=0)), path)
+        monkeypatch.undo()
+        assert set(os.listdir(tmp_path)) == {"ckpt.npz", *(f.name for f in kept)}
+    finally:
+        child.kill()
+        child.wait()

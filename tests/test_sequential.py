@@ -206,3 +206,336 @@ def test_a_layer_repeated_inside_a_nested_sequential_is_refused():
     inner = mm.Sequential(mm.Dense(2, 2), mm.ReLU())
     with pytest.raises(ValueError, match="same object"):
         mm.Sequential(inner, inner)
+
+
+# Mutation-run survivors (tools/mutate.py, 2026-12-01)
+# ---------------------------------------------------------------------------------------
+# Small custom layers built on the public Layer API (minimlp/layer.py): Parameter
+# attributes are the layer's parameters, buffers() its saved state.
+
+class _SeqMutRecorder(mm.Layer):
+    """Identity that records the batch size of every forward it sees."""
+
+    def __init__(self):
+        self.seen = []
+
+    def forward(self, X, train=True):
+        self.seen.append(X.shape[0])
+        return X.copy()
+
+    def backward(self, dY):
+        return dY
+
+
+class _SeqMutGain(mm.Layer):
+    """``Y = X * g`` with ``g`` of shape (1,) or (D,); ``dg = sum over rows of dY * X``,
+    summed in g's own dtype."""
+
+    def __init__(self, g=(0.5,), dtype=np.float64):
+        self.g = mm.Parameter(np.array(g, dtype=dtype), "g")
+        self._X = None
+
+    def forward(self, X, train=True):
+        if train:
+            self._X = X
+        return X * self.g.value
+
+    def backward(self, dY):
+        P = dY * self._X
+        if self.g.value.size == 1:
+            self.g.grad[...] = np.sum(P, dtype=self.g.grad.dtype)
+        else:
+            self.g.grad[...] = np.sum(P, axis=0, dtype=self.g.grad.dtype)
+        return dY * self.g.value
+
+
+class _SeqMutState(mm.Layer):
+    """Identity holding a 2-D parameter not named W and a 2-D buffer."""
+
+    def __init__(self):
+        self.M = mm.Parameter(np.arange(6.0).reshape(2, 3), "M")
+        self.table = np.arange(10.0, 16.0).reshape(3, 2)
+
+    def buffers(self):
+        return {"table": self.table}
+
+    def forward(self, X, train=True):
+        return X.copy()
+
+    def backward(self, dY):
+        return dY
+
+
+class _SeqMutClash(mm.Layer):
+    """Parameters "a", "W" and "weight": W is saved as "weight" too, a clash."""
+
+    def __init__(self):
+        self.a = mm.Parameter(np.zeros(2), "a")
+        self.W = mm.Parameter(np.zeros((2, 2)), "W")
+        self.weight = mm.Parameter(np.zeros(2), "weight")
+
+    def forward(self, X, train=True):
+        return X.copy()
+
+    def backward(self, dY):
+        return dY
+
+
+# Layer.registry names every Layer subclass; other tests list it: leave it as it was.
+for _name in ("_SeqMutRecorder", "_SeqMutGain", "_SeqMutState", "_SeqMutClash"):
+    mm.Layer.registry.pop(_name, None)
+del _name
+
+
+def test_predict_batch_size_bounds_every_chunk():
+    """predict(batch_size=B) runs the layers on at most B rows at a time (memory bound),
+    whatever the input width; B >= N is one pass."""
+    rec = _SeqMutRecorder()
+    net = mm.Sequential(rec)
+    X = np.arange(20.0).reshape(10, 2)   # width 2 < batch size 4 < N = 10
+    np.testing.assert_array_equal(net.predict(X, batch_size=4), X)
+    assert rec.seen == [4, 4, 2]
+    rec.seen.clear()
+    Xw = np.arange(30.0).reshape(3, 10)  # width 10 > batch size 4 > N = 3
+    np.testing.assert_array_equal(net.predict(Xw, batch_size=4), Xw)
+    assert rec.seen == [3]
+    rec.seen.clear()
+    np.testing.assert_array_equal(net.predict(X, batch_size=10), X)
+    assert rec.seen == [10]
+
+
+def test_sequential_declares_and_honours_input_grad_optional():
+    """The layer contract (minimlp/layer.py): input_grad_optional means backward(dY,
+    input_grad=False) returns None and still writes every gradient. A Sequential supports
+    it (used as a layer of another model), so it declares it."""
+    net = mm.Sequential(mm.Dense(3, 4, rng=0), mm.Tanh(), mm.Dense(4, 2, rng=1))
+    assert net.input_grad_optional is True
+    X = np.random.default_rng(0).standard_normal((5, 3))
+    dY = np.random.default_rng(1).standard_normal((5, 2))
+    net.forward(X)
+    net.backward(dY)
+    want = [p.grad.copy() for p in net.parameters()]
+    for p in net.parameters():
+        p.grad.fill(np.nan)
+    assert net.backward(dY, input_grad=False) is None
+    for w, p in zip(want, net.parameters()):
+        np.testing.assert_array_equal(p.grad, w)
+
+
+def test_input_grad_false_with_a_first_layer_that_cannot_skip_dX():
+    """A first layer without input_grad_optional (BatchNorm1d: its backward has no
+    input_grad argument) is run in full: its gamma/beta gradients are written, and
+    backward still returns None."""
+    bn = mm.BatchNorm1d(3)
+    assert not bn.input_grad_optional
+    net = mm.Sequential(bn, mm.Dense(3, 2, rng=0))
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((6, 3))
+    dY = rng.standard_normal((6, 2))
+    net.forward(X)
+    # Independent: batch-norm with gamma = 1, beta = 0: Y = X_hat, and D = dY W^T is dL/dY_bn.
+    X_hat = (X - X.mean(0)) / np.sqrt(X.var(0) + bn.eps)
+    D = dY @ net[1].W.T
+    for p in net.parameters():
+        p.grad.fill(np.nan)
+    assert net.backward(dY, input_grad=False) is None
+    np.testing.assert_allclose(bn.parameters()[0].grad, (D * X_hat).sum(0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(bn.parameters()[1].grad, D.sum(0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(net[1].parameters()[0].grad,
+                               X_hat.T @ dY, rtol=1e-12, atol=1e-12)
+    # A first layer without parameters: nothing to write, None all the same.
+    net2 = mm.Sequential(mm.ReLU(), mm.Dense(3, 2, rng=0))
+    net2.forward(X)
+    assert net2.backward(dY, input_grad=False) is None
+    np.testing.assert_allclose(net2[1].parameters()[0].grad, np.maximum(X, 0).T @ dY, rtol=1e-12)
+
+
+def _linear2_grads(X, dY, W1, b1, W2):
+    """dL/d(W1, b1, W2, b2) of Y = (X W1 + b1) W2 + b2, by hand."""
+    H = X @ W1 + b1
+    dH = dY @ W2.T
+    return [X.T @ dH, dH.sum(0), H.T @ dY, dY.sum(0)]
+
+
+def test_accumulate_after_add_accumulates_the_new_layers_too():
+    """accumulate=True after add() grew the model: every parameter, old and new, gets
+    grad += dL/dparam."""
+    net = mm.Sequential(mm.Dense(2, 3, rng=0))
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((4, 2))
+    net.forward(X)
+    for p in net.parameters():
+        p.grad.fill(0.0)
+    net.backward(rng.standard_normal((4, 3)), accumulate=True)   # kept buffers for 2 parameters
+    net.add(mm.Dense(3, 1, rng=1))
+    dY = rng.standard_normal((4, 1))
+    net.forward(X)
+    for p in net.parameters():
+        p.grad.fill(0.0)
+    net.backward(dY, accumulate=True)
+    net.backward(dY, accumulate=True)
+    want = _linear2_grads(X, dY, net[0].W, net[0].b, net[1].W)
+    assert len(net.parameters()) == 4
+    for w, p in zip(want, net.parameters()):
+        np.testing.assert_allclose(p.grad, 2 * w, rtol=1e-12, atol=1e-12)
+
+
+def test_accumulate_after_a_parameter_changed_shape():
+    """A layer that replaced its parameter by one of another shape: accumulation follows."""
+    gain = _SeqMutGain((0.5,))
+    net = mm.Sequential(gain)
+    X = np.arange(1.0, 13.0).reshape(4, 3)
+    dY = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
+    net.forward(X)
+    gain.g.grad.fill(0.0)
+    net.backward(dY, accumulate=True)       # kept: one buffer of shape (1,)
+    gain.g = mm.Parameter(np.full(3, 0.5), "g")
+    net.forward(X)
+    net.backward(dY, accumulate=True)
+    net.backward(dY, accumulate=True)
+    np.testing.assert_allclose(gain.g.grad, 2 * (dY * X).sum(0), rtol=1e-14, atol=1e-14)
+
+
+def test_accumulate_after_a_parameter_changed_dtype():
+    """A float32 parameter replaced by a float64 one of the same shape: the kept gradient is
+    float64 too, so nothing is rounded to float32 on the way."""
+    gain = _SeqMutGain((1.0,), dtype=np.float32)
+    net = mm.Sequential(gain)
+    X = np.array([[1.0], [2.0 ** -30]])
+    dY = np.ones((2, 1))
+    net.forward(X)
+    gain.g.grad.fill(0.0)
+    net.backward(dY, accumulate=True)       # kept: one float32 buffer
+    gain.g = mm.Parameter(np.ones(1), "g")  # float64
+    net.forward(X)
+    gain.g.grad.fill(0.0)
+    net.backward(dY, accumulate=True)
+    net.backward(dY, accumulate=True)
+    one = 1.0 + 2.0 ** -30                  # the exact gradient, not a float32 number
+    assert float(np.float32(one)) != one
+    assert gain.g.grad.dtype == np.float64
+    assert gain.g.grad[0] == 2 * one
+
+
+def test_summary_layout_header_rule_and_empty_model():
+    """The line under the header is dashes exactly as long as the header line; a model
+    without layers has a header, a rule and the total."""
+    lines = small_net().summary().splitlines()
+    assert lines[0].split() == ["#", "layer", "output", "shape", "params"]
+    assert lines[1] == "-" * len(lines[0])
+    assert lines[-1] == f"total parameters: {3 * 5 + 5 + 5 * 4 + 4 + 4 * 2} (float64)"
+    empty = mm.Sequential().summary().splitlines()
+    assert empty[0].split() == ["#", "layer", "output", "shape", "params"]
+    assert empty[1] == "-" * len(empty[0])
+    assert empty[2:] == ["total parameters: 0 (float64)"]
+
+
+def test_state_dict_transposes_only_W_and_never_buffers():
+    """Only a 2-D "W" is saved transposed (torch's layout); another 2-D parameter and a 2-D
+    buffer keep their shapes, and load back in place."""
+    layer = _SeqMutState()
+    net = mm.Sequential(layer, mm.Dense(3, 2, rng=0))
+    sd = net.state_dict()
+    assert list(sd) == ["0.M", "1.weight", "1.bias", "0.table"]
+    np.testing.assert_array_equal(sd["0.M"], np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(sd["0.table"], np.arange(10.0, 16.0).reshape(3, 2))
+    np.testing.assert_array_equal(sd["1.weight"], net[1].W.T)
+    new_M, new_table = -np.arange(6.0).reshape(2, 3), -np.arange(6.0).reshape(3, 2)
+    net.load_state_dict({**sd, "0.M": new_M, "0.table": new_table})
+    np.testing.assert_array_equal(layer.M.value, new_M)
+    np.testing.assert_array_equal(layer.table, new_table)
+    with pytest.raises(ValueError, match=r"'0\.table' expected shape \(3, 2\), got \(2, 3\)"):
+        net.load_state_dict({**sd, "0.table": new_table.T})
+
+
+def test_state_dict_refuses_two_arrays_with_one_name():
+    net = mm.Sequential(_SeqMutClash())
+    with pytest.raises(ValueError, match=r"two arrays would be named '0\.weight'"):
+        net.state_dict()
+
+
+def test_load_state_dict_square_weight_is_torch_layout():
+    """A square "weight" is read as torch's (out, in): W = weight.T."""
+    net = mm.Sequential(mm.Dense(3, 3, rng=0))
+    weight = np.arange(9.0).reshape(3, 3)
+    net.load_state_dict({"0.weight": weight, "0.bias": np.zeros(3)})
+    np.testing.assert_array_equal(net[0].W, weight.T)
+    np.testing.assert_array_equal(net.state_dict()["0.weight"], weight)
+
+
+def test_load_state_dict_layout_hint_only_for_the_transposed_shape():
+    net = mm.Sequential(mm.Dense(2, 3, rng=0))
+    with pytest.raises(ValueError, match="looks like minimlp's"):
+        net.load_state_dict({"0.weight": np.zeros((2, 3)), "0.bias": np.zeros(3)})
+    for bad in [np.zeros((4, 4)), np.zeros(6)]:
+        with pytest.raises(ValueError, match=r"'0\.weight' expected shape \(3, 2\)") as e:
+            net.load_state_dict({"0.weight": bad, "0.bias": np.zeros(3)})
+        assert "looks like" not in str(e.value)
+    with pytest.raises(ValueError, match=r"'0\.bias' expected shape \(3,\)") as e:
+        net.load_state_dict({"0.weight": np.zeros((3, 2)), "0.bias": np.zeros(2)})
+    assert "looks like" not in str(e.value)
+
+
+def test_load_state_dict_integer_buffer_takes_integers_only():
+    bn = mm.BatchNorm1d(2, momentum=None)
+    net = mm.Sequential(bn)
+    sd = net.state_dict()
+    assert sd["0.num_batches_tracked"].dtype.kind == "i"
+    before = bn.num_batches_tracked.copy()
+    with pytest.raises(TypeError, match="num_batches_tracked.*integer count.*float64"):
+        net.load_state_dict({**sd, "0.num_batches_tracked": np.array(3.0)})
+    np.testing.assert_array_equal(bn.num_batches_tracked, before)   # refused: unchanged
+    net.load_state_dict({**sd, "0.num_batches_tracked": np.array(7, dtype=np.int32)})
+    assert bn.num_batches_tracked == 7 and bn.num_batches_tracked.dtype == np.int64
+    net.load_state_dict({**sd, "0.num_batches_tracked": np.array(True)})
+    assert bn.num_batches_tracked == 1
+
+
+def test_load_state_dict_suggests_a_near_key():
+    net = mm.Sequential(mm.Dense(2, 3, rng=0))
+    sd = net.state_dict()
+    with pytest.raises(ValueError, match=r"unexpected key\(s\) '0\.weigth' \(did you mean '0\.weight'\?\)"):
+        net.load_state_dict({"0.weigth": sd["0.weight"], "0.bias": sd["0.bias"]})
+    with pytest.raises(ValueError, match=r"unexpected key\(s\) 'zzzzzz';") as e:
+        net.load_state_dict({**sd, "zzzzzz": np.zeros(1)})
+    assert "did you mean" not in str(e.value)
+
+
+class _SeqMutFakeTensor:
+    """What load_state_dict uses of a torch tensor: detach(), cpu(), numpy()."""
+
+    def __init__(self, a):
+        self.a = np.asarray(a)
+
+    def detach(self):
+        return self
+
+    def cpu(self):
+        return self
+
+    def numpy(self):
+        return self.a.copy()
+
+
+class _SeqMutDetachable:
+    """An array-like that has a detach method but no cpu: read through __array__."""
+
+    def __init__(self, a):
+        self.a = np.asarray(a)
+
+    def detach(self):
+        return "not an array"
+
+    def __array__(self, dtype=None, copy=None):
+        return self.a if dtype is None else self.a.astype(dtype)
+
+
+def test_load_state_dict_accepts_tensors_and_array_likes():
+    net = mm.Sequential(mm.Dense(2, 3, rng=0))
+    weight = np.arange(6.0).reshape(3, 2)
+    net.load_state_dict({"0.weight": _SeqMutFakeTensor(weight), "0.bias": _SeqMutFakeTensor([1.0, 2.0, 3.0])})
+    np.testing.assert_array_equal(net[0].W, weight.T)
+    np.testing.assert_array_equal(net[0].b, [1.0, 2.0, 3.0])
+    net.load_state_dict({"0.weight": _SeqMutDetachable(-weight), "0.bias": _SeqMutDetachable([4.0, 5.0, 6.0])})
+    np.testing.assert_array_equal(net[0].W, -weight.T)
+    np.testing.assert_array_equal(net[0].b, [4.0, 5.0, 6.0])
