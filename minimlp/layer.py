@@ -23,7 +23,7 @@ attributes, read once per class):
     ``"backward_input"`` means ``backward(dY, out=<its cached input>)`` is correct (``dX``
     written over the input once the layer has read it).
 ``input_grad_optional``
-    ``backward(dY, need_dX=False)`` skips ``dX`` and returns ``None`` (the first layer of a
+    ``backward(dY, input_grad=False)`` skips ``dX`` and returns ``None`` (the first layer of a
     network needs no input gradient).
 
 A subclass that overrides ``forward``/``backward`` (or an activation's ``_forward`` /

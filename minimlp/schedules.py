@@ -151,10 +151,11 @@ class LRScheduler(Callback):
 
     def _restart_at_zero(self) -> None:
         """What ``SequentialLR`` runs at a milestone (PyTorch's ``_update_lr(0)``): epoch 0
-        again, from the closed form where the schedule has one."""
+        again, at the closed form's epoch-0 value where the schedule has one (the only epoch
+        at which torch uses it here)."""
         self.last_epoch = 0
-        closed = getattr(self, "_closed_form_lr", None)
-        self._set(closed() if closed is not None else self.get_lr())
+        at_zero = getattr(self, "_lr_at_zero", None)
+        self._set(at_zero() if at_zero is not None else self.get_lr())
 
     def _set(self, lr: float) -> None:
         self.optimizer.lr = lr
@@ -198,7 +199,8 @@ class LRScheduler(Callback):
             raise ValueError(f"{name}: the state was saved with the arguments "
                              f"{state.get('config')!r}, this schedule has {mine!r}; build it with "
                              "the same arguments to load this state")
-        last_epoch = _check_number(state, "last_epoch", name, low=0, integer=True)
+        # -1: not started (torch's too), e.g. a SequentialLR's later schedules before their milestone
+        last_epoch = _check_number(state, "last_epoch", name, low=-1, integer=True)
         base_lr = _check_number(state, "base_lr", name, optional=True)
         last_lr = _check_number(state, "last_lr", name, optional=True)
         self._load_extra(state)
@@ -275,8 +277,8 @@ class StepLR(LRScheduler):
             return lr
         return lr * self.gamma
 
-    def _closed_form_lr(self):
-        return self.base_lr * self.gamma ** (self.last_epoch // self.step_size)
+    def _lr_at_zero(self):
+        return self.base_lr                  # base_lr * gamma ** (0 // step_size)
 
     def _config(self):
         return {"step_size": self.step_size, "gamma": self.gamma}
@@ -296,8 +298,8 @@ class ExponentialLR(LRScheduler):
         lr = self.optimizer.lr
         return lr if self._initial else lr * self.gamma
 
-    def _closed_form_lr(self):
-        return self.base_lr * self.gamma ** self.last_epoch
+    def _lr_at_zero(self):
+        return self.base_lr                  # base_lr * gamma ** 0
 
     def _config(self):
         return {"gamma": self.gamma}
@@ -332,9 +334,8 @@ class LinearLR(LRScheduler):
             return lr
         return _linear_next(lr, self.last_epoch, self.start_factor, self.end_factor, self.total_iters)
 
-    def _closed_form_lr(self):
-        s, e, n = self.start_factor, self.end_factor, self.total_iters
-        return self.base_lr * (s + (e - s) * min(n, self.last_epoch) / n)
+    def _lr_at_zero(self):
+        return self.base_lr * self.start_factor
 
     def _config(self):
         return {"start_factor": self.start_factor, "end_factor": self.end_factor,
@@ -383,13 +384,10 @@ class CosineAnnealingLR(LRScheduler):
             return self.eta_min + (self.base_lr - self.eta_min) * (1.0 + math.cos(0.0)) / 2.0
         return _cosine_next(lr, self.base_lr, self.eta_min, t - W, self.T_max - W)
 
-    def _closed_form_lr(self):
-        t, W = self.last_epoch, self.warmup_epochs
-        if t < W:
-            s = self.warmup_start_factor
-            return self.base_lr * (s + (1.0 - s) * t / W)
-        phase = math.pi * (t - W) / (self.T_max - W)
-        return self.eta_min + (self.base_lr - self.eta_min) * (1.0 + math.cos(phase)) / 2.0
+    def _lr_at_zero(self):
+        if self.warmup_epochs:               # the warm-up's start
+            return self.base_lr * self.warmup_start_factor
+        return self.eta_min + (self.base_lr - self.eta_min) * (1.0 + math.cos(0.0)) / 2.0   # torch's rounding
 
     def _config(self):
         return {"T_max": self.T_max, "eta_min": self.eta_min, "warmup_epochs": self.warmup_epochs,
@@ -673,8 +671,9 @@ class SequentialLR(LRScheduler):
             else:
                 optimizer._remove_schedule(s)        # this one saves and restores its state
         super()._attach(optimizer, owned)
-        if self._restored:                           # the parts' fresh starts changed nothing
-            optimizer.lr, optimizer.initial_lr = kept
+        if self._restored:   # undo the parts' fresh starts (also of parts built before this)
+            optimizer.lr = kept[0] if self._last_lr is None else self._last_lr
+            optimizer.initial_lr = kept[1]
 
     def _start(self):
         opt = self.optimizer

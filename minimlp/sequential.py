@@ -384,7 +384,7 @@ class Sequential(Layer):
                 raise TypeError(f"Sequential.load_state_dict: {key!r} is an integer count, got "
                                 f"{value.dtype.name} values")
             with np.errstate(over="ignore"):   # float64 beyond float32's range: inf, refused below
-                value = value.astype(target.dtype, copy=False)
+                value = value.astype(target.dtype)   # a copy: a value may be another target's memory
             if target.dtype.kind == "f" and not np.isfinite(value).all():
                 raise ValueError(f"Sequential.load_state_dict: {key!r} holds NaN or inf (in the "
                                  f"model's dtype {target.dtype.name})")

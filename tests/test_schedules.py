@@ -420,3 +420,322 @@ def test_clip_grad_norm_default_is_the_2_norm():
     p = mm.Parameter(np.zeros(2), "w")
     p.grad[:] = [3.0, 4.0]
     assert mm.clip_grad_norm([p], 100.0) == 5.0
+
+
+# Mutation-run survivors (tools/mutate.py, 2026-12-01) -------------------------------------
+# Expected values come from PyTorch's documented formulas, written out here by hand.
+def _fit_tiny(optimizer_lr, epochs, callbacks, initial_epoch=0):
+    X, Y = _data()
+    net = mm.Sequential(mm.Dense(3, 1, rng=0))
+    o = mm.SGD(net.parameters(), lr=optimizer_lr)
+    hist = mm.training.fit(net, X, Y, loss=mm.MSELoss(), optimizer=o, epochs=epochs,
+                           initial_epoch=initial_epoch, callbacks=callbacks, verbose=0, seed=0)
+    return o, hist
+
+
+def test_schedules_without_an_optimizer_refuse_clearly():
+    with pytest.raises(RuntimeError, match="no optimizer"):
+        StepLR(step_size=2).get_last_lr()
+    with pytest.raises(RuntimeError, match="no optimizer"):
+        mm.CosineAnnealingWarmRestarts(T_0=3).step()
+    with pytest.raises(RuntimeError, match="no optimizer"):
+        ReduceLROnPlateau().step(1.0)
+
+
+def test_load_state_dict_names_the_kind_of_state_it_got():
+    s = StepLR(opt(), step_size=2, gamma=0.5)
+    forged = dict(s.state_dict(), type="ExponentialLR")     # same arguments, another class
+    with pytest.raises(ValueError, match="state is for 'ExponentialLR', not StepLR"):
+        s.load_state_dict(forged)
+    with pytest.raises(ValueError, match="state is for 'list', not StepLR"):
+        s.load_state_dict([1, 2])
+
+
+def test_loaded_state_numbers_are_checked_and_typed():
+    o = opt(1.0)
+    s = StepLR(o, step_size=2, gamma=0.5)
+    for _ in range(3):
+        s.step()
+    good = json.loads(json.dumps(s.state_dict()))
+    bad = dict(good, last_epoch=None)                        # last_epoch is not optional
+    with pytest.raises(ValueError, match="'last_epoch'"):
+        StepLR(opt(1.0), step_size=2, gamma=0.5).load_state_dict(bad)
+    s2 = StepLR(opt(1.0), step_size=2, gamma=0.5)
+    s2.load_state_dict(dict(good, base_lr=1, last_lr=None))  # an int rate reads back as a float
+    assert s2.last_epoch == 3 and type(s2.last_epoch) is int
+    assert s2.base_lr == 1.0 and type(s2.base_lr) is float
+    assert s2._last_lr is None                               # last_lr may be absent (None)
+
+
+def test_cosine_annealing_lr_several_periods():
+    # PyTorch's recursion, which equals eta_min + (base - eta_min)(1 + cos(pi t / T))/2; past
+    # T_max it goes up and down again, with troughs at t = 2, 6, 10 for T_max = 2
+    got = lrs_by_hand(CosineAnnealingLR(opt(1.0), T_max=2, eta_min=0.1), 10)
+    want = [0.1 + 0.9 * (1 + math.cos(math.pi * t / 2)) / 2 for t in range(11)]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+def test_cosine_warm_up_with_eta_min():
+    got = lrs_by_hand(CosineAnnealingLR(opt(1.0), T_max=5, eta_min=0.1, warmup_epochs=2,
+                                        warmup_start_factor=0.5), 5)
+    # warm-up 0.5, 0.75; at t = W the cosine starts at base_lr; then over T_max - W = 3 epochs
+    want = [0.5, 0.75, 1.0, 0.1 + 0.9 * 0.75, 0.1 + 0.9 * 0.25, 0.1]
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
+def test_cosine_warm_up_end_resets_to_base_lr_whatever_the_rate():
+    # at t = W the cosine starts from its closed form (PyTorch's SequentialLR milestone):
+    # base_lr, even if the rate was changed by hand during the warm-up
+    o = opt(0.6)
+    s = CosineAnnealingLR(o, T_max=5, warmup_epochs=2, warmup_start_factor=0.5)
+    s.step()
+    o.lr = 0.9
+    assert s.step() == pytest.approx(0.6, rel=1e-14)
+
+
+def test_cosine_and_linear_factor_bounds():
+    with pytest.raises(ValueError, match="warmup_start_factor"):
+        CosineAnnealingLR(opt(), T_max=5, warmup_epochs=2, warmup_start_factor=0.0)
+    with pytest.raises(ValueError, match="start_factor"):
+        mm.LinearLR(opt(), start_factor=1.5)
+    with pytest.raises(ValueError, match="end_factor"):
+        mm.LinearLR(opt(), end_factor=1.5)
+    s = mm.LinearLR(opt(1.0), start_factor=1.0, end_factor=1.0, total_iters=2)   # 1.0 allowed
+    assert lrs_by_hand(s, 3) == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_sequential_lr_cosine_second_starts_at_its_closed_form():
+    # at a milestone the next schedule starts at its epoch 0 (its closed form): the cosine at
+    # base_lr, a cosine with warm-up at base_lr * warmup_start_factor
+    o = opt(1.0)
+    s = mm.SequentialLR(o, [ExponentialLR(o, gamma=0.5), CosineAnnealingLR(o, T_max=4, eta_min=0.2)],
+                        milestones=[2])
+    got = lrs_by_hand(s, 4)
+    c = math.sqrt(2) / 2
+    np.testing.assert_allclose(got, [1.0, 0.5, 1.0, 0.2 + 0.4 * (1 + c), 0.6], rtol=1e-14)
+    o = opt(1.0)
+    s = mm.SequentialLR(o, [ExponentialLR(o, gamma=0.5),
+                            CosineAnnealingLR(o, T_max=5, warmup_epochs=2, warmup_start_factor=0.25)],
+                        milestones=[2])
+    got = lrs_by_hand(s, 5)
+    # warm-up factor 0.25 + 0.75 t / 2 at t = 0, 1; then the cosine over 3 epochs
+    np.testing.assert_allclose(got, [1.0, 0.5, 0.25, 0.625, 1.0, 0.75], rtol=1e-14)
+
+
+def test_sequential_lr_linear_second_restarts_its_warm_up():
+    # LinearLR(start_factor=0.25, total_iters=4) from the milestone: base_lr * (0.25 + 0.75 k / 4)
+    # at its own epoch k = 0..4, then base_lr
+    o = opt(1.0)
+    s = mm.SequentialLR(o, [ExponentialLR(o, gamma=0.5), mm.LinearLR(o, start_factor=0.25, total_iters=4)],
+                        milestones=[2])
+    got = lrs_by_hand(s, 8)
+    want = [1.0, 0.5] + [0.25 + 0.75 * min(k, 4) / 4 for k in range(7)]
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
+def test_warm_restarts_initial_position():
+    s = mm.CosineAnnealingWarmRestarts(T_0=3)      # PyTorch: T_cur = last_epoch = -1 before any step
+    assert s.T_cur == -1 and s.T_i == 3
+    o = opt(1.0)
+    s._attach(o)                                   # the initial step: epoch 0
+    assert (s.T_cur, s.T_i, s.last_epoch, o.lr) == (0, 3, 0, 1.0)
+
+
+def test_warm_restarts_counts_epochs():
+    s = mm.CosineAnnealingWarmRestarts(opt(1.0), T_0=2, T_mult=2)
+    for _ in range(5):
+        s.step()
+    # periods [0, 2), [2, 6): epoch 5 is T_cur 3 of T_i 4
+    assert (s.last_epoch, s.T_cur, s.T_i) == (5, 3, 4)
+
+
+@pytest.mark.parametrize("T_0,T_mult,epoch,T_cur,T_i", [
+    (3, 1, 7.5, 1.5, 3),        # periods of 3: 7.5 = 2 * 3 + 1.5
+    (3, 1, 2, 2, 3),            # inside the first period
+    (1, 2, 10, 3, 8),           # periods [0,1), [1,3), [3,7), [7,15)
+    (2, 3, 10, 2, 18),          # periods [0,2), [2,8), [8,26)
+])
+def test_warm_restarts_step_to_an_explicit_epoch(T_0, T_mult, epoch, T_cur, T_i):
+    s = mm.CosineAnnealingWarmRestarts(opt(1.0), T_0=T_0, T_mult=T_mult, eta_min=0.1)
+    lr = s.step(epoch)
+    assert s.T_cur == pytest.approx(T_cur, abs=1e-12) and s.T_i == T_i
+    assert s.last_epoch == math.floor(epoch)
+    assert lr == pytest.approx(0.1 + 0.9 * (1 + math.cos(math.pi * T_cur / T_i)) / 2, rel=1e-12)
+
+
+def test_warm_restarts_starts_afresh_on_another_optimizer():
+    s = mm.CosineAnnealingWarmRestarts(opt(1.0), T_0=3, T_mult=2)
+    for _ in range(4):
+        s.step()
+    o, _ = _fit_tiny(0.05, 2, [s])                 # fit's optimizer: a fresh start at epoch 0
+    assert (s.T_cur, s.T_i, s.last_epoch) == (2, 3, 2)
+    want = [0.05 * (1 + math.cos(math.pi * t / 3)) / 2 for t in range(3)]
+    np.testing.assert_allclose(s.lrs, want, rtol=1e-14)
+
+
+def test_warm_restarts_state_checks_T_i_and_keeps_T_cur():
+    o = opt(1.0)
+    s = mm.CosineAnnealingWarmRestarts(o, T_0=4)
+    s.step()
+    good = json.loads(json.dumps(s.state_dict()))
+    with pytest.raises(ValueError, match="'T_i'"):
+        mm.CosineAnnealingWarmRestarts(opt(1.0), T_0=4).load_state_dict(dict(good, T_i=4.5))
+    s2 = mm.CosineAnnealingWarmRestarts(opt(1.0), T_0=4)
+    s2.load_state_dict(dict(good, T_cur=2.0))
+    assert s2.T_cur == 2 and type(s2.T_cur) is int             # a whole T_cur reads back as int
+    s3 = mm.CosineAnnealingWarmRestarts(opt(1.0), T_0=4)
+    s3.load_state_dict(dict(good, T_cur=1.5))
+    assert s3.T_cur == 1.5
+    assert s3.step() == pytest.approx((1 + math.cos(math.pi * 2.5 / 4)) / 2, rel=1e-14)
+
+
+def test_one_cycle_lr_argument_checks():
+    def make(**kw):
+        return mm.OneCycleLR(opt(), **{"max_lr": 1.0, "total_steps": 10, "cycle_momentum": False, **kw})
+    with pytest.raises(ValueError, match="epochs and steps_per_epoch"):
+        mm.OneCycleLR(opt(), max_lr=1.0, epochs=5, cycle_momentum=False)
+    with pytest.raises(ValueError, match="epochs and steps_per_epoch"):
+        mm.OneCycleLR(opt(), max_lr=1.0, steps_per_epoch=5, cycle_momentum=False)
+    assert mm.OneCycleLR(opt(), max_lr=1.0, epochs=2, steps_per_epoch=5, cycle_momentum=False).total_steps == 10
+    for key, value in [("pct_start", 1.5), ("base_momentum", 1.0), ("max_momentum", 1.0),
+                       ("div_factor", 0.0), ("final_div_factor", 0.0)]:
+        with pytest.raises(ValueError, match=key):
+            make(**{key: value})
+    s = make(div_factor=0.5, final_div_factor=0.5)              # factors below 1 are allowed
+    assert s.initial_lr == 2.0 and s.min_lr == 4.0
+    assert make(pct_start=1.0).pct_start == 1.0
+
+
+def test_one_cycle_lr_peak_is_in_the_first_phase():
+    # PyTorch: step_num <= end_step picks the phase, so at t = pct_start * T - 1 the first
+    # phase ends with pct = 1: the cos anneal gives max_lr and base_momentum exactly
+    o = mm.SGD([mm.Parameter(np.zeros(2), "w")], lr=0.1, momentum=0.9)
+    s = mm.OneCycleLR(o, max_lr=1.0, total_steps=10, base_momentum=0.3, max_momentum=0.9)
+    assert o.momentum == pytest.approx(0.9, rel=1e-15)   # t = 0: max_momentum (cos anneal, pct 0)
+    s.step()
+    s.step()
+    assert o.lr == 1.0 and o.momentum == 0.3
+
+
+def test_one_cycle_lr_step_budget_with_initial_epoch():
+    s = mm.OneCycleLR(max_lr=0.1, total_steps=6, cycle_momentum=False)
+    # a new schedule in fit(initial_epoch=4) steps to 4 first: 2 of its 6 steps are left
+    with pytest.raises(ValueError, match="only 2 of its total_steps=6 are left; build it with total_steps=8"):
+        _fit_tiny(0.1, 8, [s], initial_epoch=4)
+    s = mm.OneCycleLR(max_lr=0.1, total_steps=6, cycle_momentum=False)
+    _fit_tiny(0.1, 6, [s], initial_epoch=4)
+    assert s.last_epoch == 6
+
+
+def test_sequential_lr_milestones_are_checked():
+    o = opt()
+    with pytest.raises(ValueError, match="milestones"):
+        mm.SequentialLR(o, [StepLR(o), StepLR(o)], milestones=[0])
+    with pytest.raises(TypeError, match="milestones"):
+        mm.SequentialLR(o, [StepLR(o), StepLR(o)], milestones=[1.5])
+    with pytest.raises(ValueError, match="milestones must increase"):
+        mm.SequentialLR(o, [StepLR(o), StepLR(o), StepLR(o)], milestones=[2, 2])
+
+
+def test_sequential_lr_takes_its_optimizer_for_parts_built_without_one():
+    o = opt(0.4)
+    s = mm.SequentialLR(o, [mm.LinearLR(start_factor=0.5, total_iters=2), ExponentialLR(gamma=0.5)],
+                        milestones=[2])
+    np.testing.assert_allclose(lrs_by_hand(s, 3), [0.2, 0.3, 0.4, 0.2], rtol=1e-14)
+
+
+def test_sequential_lr_records_every_epoch_and_owns_its_parts():
+    o = opt(0.4)
+    s = mm.SequentialLR(o, [mm.LinearLR(o, start_factor=0.5, total_iters=2),
+                            ExponentialLR(o, gamma=0.5)], milestones=[2])
+    for _ in range(5):
+        s.step()
+    np.testing.assert_allclose(s.lrs, [0.2, 0.3, 0.4, 0.2, 0.1, 0.05], rtol=1e-14)
+    assert o.schedules() == [s]                   # the parts are saved inside it
+    assert len(o.state_dict()["schedules"]["states"]) == 1
+
+
+def test_sequential_lr_first_milestone_at_epoch_one():
+    o = opt(1.0)
+    s = mm.SequentialLR(o, [mm.LinearLR(o, start_factor=0.5, total_iters=2),
+                            ExponentialLR(o, gamma=0.5)], milestones=[1])
+    # epoch 0 belongs to the first schedule (LinearLR: 0.5); the exponential from epoch 1
+    np.testing.assert_allclose(lrs_by_hand(s, 3), [0.5, 1.0, 0.5, 0.25], rtol=1e-14)
+
+
+def test_sequential_lr_of_one_schedule():
+    o = opt(1.0)
+    s = mm.SequentialLR(o, [StepLR(o, step_size=2, gamma=0.5)], milestones=[])
+    assert lrs_by_hand(s, 4) == [1.0, 1.0, 0.5, 0.5, 0.25]
+
+
+def test_sequential_lr_state_restores_every_part():
+    def make(o):
+        return mm.SequentialLR(o, [ExponentialLR(o, gamma=0.9), StepLR(o, step_size=2, gamma=0.5)],
+                               milestones=[2])
+    o1 = opt(1.0)
+    s1 = make(o1)
+    for _ in range(3):
+        s1.step()                                 # epoch 3: the StepLR at its own epoch 1
+    state = json.loads(json.dumps(s1.state_dict()))
+    o2 = opt(1.0)
+    s2 = make(o2)
+    s2.load_state_dict(state)
+    assert s2.state_dict() == state
+    assert [p.last_epoch for p in s2.schedulers] == [1, 1]     # the exponential ran epochs 0, 1
+    o2.lr = o1.lr
+    got = [s2.step() for _ in range(4)]
+    assert got == [0.5, 0.5, 0.25, 0.25]          # from 1.0 (its epoch 0 at the milestone): halves at 2, 4
+    for damaged in (state["schedulers"][:1], None):
+        with pytest.raises(ValueError, match="one state per schedule"):
+            make(opt(1.0)).load_state_dict(dict(state, schedulers=damaged))
+
+
+def test_sequential_lr_saved_during_its_first_schedule_resumes():
+    """A SequentialLR saved before its last milestone holds last_epoch -1 for the schedules
+    not reached yet (as torch's does); loading it resumes the same rates (a bug found by the
+    mutation run: the load refused -1)."""
+    def make(o):
+        return mm.SequentialLR(o, [mm.LinearLR(o, start_factor=0.5, total_iters=4),
+                                   ExponentialLR(o, gamma=0.5)], milestones=[4])
+    o1 = opt(1.0)
+    s1 = make(o1)
+    s1.step()                                     # checkpoint during the warm-up
+    o2 = opt(1.0)
+    o2.load_state_dict(json.loads(json.dumps(o1.state_dict())))
+    s2 = make(o2)                                 # takes the saved state when it attaches
+    assert [s2.step() for _ in range(5)] == [s1.step() for _ in range(5)]
+
+
+def test_reduce_on_plateau_state_before_it_is_attached():
+    s = ReduceLROnPlateau(mode="max")
+    assert (s.best, s.num_bad_epochs, s.cooldown_counter) == (-math.inf, 0, 0)
+    assert s.state_dict()["best"] == -math.inf
+
+
+def test_reduce_on_plateau_starts_afresh_on_fits_optimizer():
+    s = ReduceLROnPlateau(opt(1.0), monitor="loss", patience=0, factor=0.5, cooldown=2)
+    s.step(0.001)
+    s.step(0.002)                                 # bad: 1.0 -> 0.5, cooldown 2
+    o, hist = _fit_tiny(0.05, 1, [s])             # another optimizer: best, counters reset
+    assert s.best == hist.history["loss"][0]
+    assert (s.num_bad_epochs, s.cooldown_counter, s.last_epoch) == (0, 0, 1)
+    assert o.lr == 0.05
+
+
+def test_reduce_on_plateau_state_is_checked():
+    o = opt(1.0)
+    s = ReduceLROnPlateau(o, patience=3)
+    s.step(2.0)
+    s.step(3.0)
+    good = json.loads(json.dumps(s.state_dict()))
+    for key, value in [("best", True), ("best", "x"), ("best", None), ("best", math.nan),
+                       ("num_bad_epochs", 1.5), ("num_bad_epochs", 1.0),
+                       ("cooldown_counter", 2.5), ("cooldown_counter", 0.0)]:
+        with pytest.raises(ValueError, match=f"'{key}'"):
+            ReduceLROnPlateau(opt(1.0), patience=3).load_state_dict(dict(good, **{key: value}))
+    s2 = ReduceLROnPlateau(opt(1.0), patience=3)
+    s2.load_state_dict(dict(good, best=math.inf))
+    assert s2.best == math.inf and s2.num_bad_epochs == 1
+    s2.load_state_dict(dict(good, best=3))
+    assert s2.best == 3.0 and type(s2.best) is float

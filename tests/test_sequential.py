@@ -539,3 +539,13 @@ def test_load_state_dict_accepts_tensors_and_array_likes():
     net.load_state_dict({"0.weight": _SeqMutDetachable(-weight), "0.bias": _SeqMutDetachable([4.0, 5.0, 6.0])})
     np.testing.assert_array_equal(net[0].W, -weight.T)
     np.testing.assert_array_equal(net[0].b, [4.0, 5.0, 6.0])
+
+
+def test_load_state_dict_may_swap_two_layers_arrays():
+    """Values that are the model's own arrays are read before anything is written: swapping
+    two biases swaps them (writing one after the other would copy the first into both)."""
+    net = mm.Sequential(mm.Dense(2, 2, rng=0), mm.Dense(2, 2, rng=1))
+    b0, b1 = net[0].b.copy(), net[1].b.copy()
+    net.load_state_dict({"0.bias": net[1].b, "1.bias": net[0].b}, strict=False)
+    np.testing.assert_array_equal(net[0].b, b1)
+    np.testing.assert_array_equal(net[1].b, b0)

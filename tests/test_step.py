@@ -388,3 +388,101 @@ def test_named_leaves_give_every_computing_layer_its_path():
         ("0", "Dense"), ("1.0", "Dense"), ("1.1", "ReLU"), ("1.2", "Dense"), ("2", "Dense")]
     relu = mm.ReLU()
     assert relu.named_leaves() == [("", relu)]
+
+
+# Mutation-run survivors (tools/mutate.py, 2026-12-01) ------------------------------------
+
+def test_non_finite_loss_messages():
+    from minimlp.step import NonFiniteLoss
+    grew = NonFiniteLoss(5e4, 1e4)
+    assert str(grew) == "the loss grew to 5e+04, past the limit 1e+04" and grew.value == 5e4
+    assert grew.args == (str(grew),)
+    assert str(NonFiniteLoss(float("nan"), float("inf"))) == "the loss became nan"
+    assert str(NonFiniteLoss(float("inf"), 10.0)) == "the loss became inf"
+    assert str(NonFiniteLoss(3.0, float("inf"))) == "the loss became 3.0"
+
+
+def test_plan_decisions_written_out_from_the_declarations():
+    """Each net's plan derived by hand from the layers' declarations (layer.py): an
+    activation may write its output over its input only if that memory is not the caller's
+    X and no layer reads it in backward (the layer before reading its output, or a layer
+    reading its input); BatchNorm1d declares nothing, so it may read its input and output."""
+    def decisions(*layers):
+        steps = plan(list(layers))
+        return [s["forward_in_place"] for s in steps], [s["backward"] for s in steps]
+
+    # ReLU then ReLU: both write over the Dense output, which no one reads.
+    assert decisions(mm.Dense(2, 3), mm.ReLU(), mm.ReLU(), mm.Dense(3, 1)) == (
+        [False, True, True, False], ["no_input_grad", "in_place", "in_place", "over_input"])
+    # A layer that may read its output (BatchNorm1d): the Sigmoid after it keeps its own.
+    assert decisions(mm.Dense(2, 3), mm.BatchNorm1d(3), mm.Sigmoid(), mm.Dense(3, 1)) == (
+        [False, False, False, False], ["no_input_grad", "plain", "in_place", "plain"])
+    assert decisions(mm.BatchNorm1d(2), mm.Tanh(), mm.Dense(2, 1)) == (
+        [False, False, False], ["plain", "in_place", "plain"])
+    # A Dense reads its input: the Sigmoid before it may not overwrite that input, but the
+    # Dense's dX may go over it only if the Sigmoid (which reads its output) does not need it.
+    assert decisions(mm.Dense(2, 2), mm.ReLU(), mm.Dense(2, 2), mm.Sigmoid(), mm.Dense(2, 1)) == (
+        [False, True, False, True, False],
+        ["no_input_grad", "in_place", "over_input", "in_place", "plain"])
+
+
+class _ThreadProbe(mm.Layer):
+    """Records the BLAS thread count while the step runs its forward."""
+    seen: list = []
+
+    def forward(self, X, train=True):
+        from threadpoolctl import threadpool_info
+        _ThreadProbe.seen.append(max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"))
+        return X
+
+    def backward(self, dY):
+        return dY
+
+
+def test_a_step_pins_threads_per_call_from_1e7_flops_on():
+    """TrainStep.flops: 2 N D_in D_out per product, two products for the first Dense (no dX):
+    4 * 10 * 500 * 500 = 1e7 exactly at N = 10, which is pinned (>= 1e7); N = 9 is not."""
+    from threadpoolctl import threadpool_limits
+    net = mm.Sequential(mm.Dense(500, 500, rng=0), _ThreadProbe())
+    step = mm.TrainStep(net, "mse", mm.SGD(net.parameters(), lr=0.0), threads=1)
+    assert step.flops(10) == 10_000_000 and step.flops(9) == 9_000_000
+    rng = np.random.default_rng(0)
+    with threadpool_limits(limits=2, user_api="blas"):
+        for N in (9, 10, 9, 10):
+            _ThreadProbe.seen = []
+            step(rng.standard_normal((N, 500)), np.zeros((N, 500)))
+            assert _ThreadProbe.seen == [1 if N == 10 else 2], N
+
+
+def test_flops_count_three_products_per_dense_after_the_first():
+    net = mm.Sequential(mm.Dense(3, 4), mm.ReLU(), mm.Dense(4, 2), mm.Sigmoid())
+    step = mm.TrainStep(net, "mse", mm.SGD(net.parameters(), lr=0.1))
+    assert step.flops(5) == 2 * (2 * 5 * 3 * 4) + 3 * (2 * 5 * 4 * 2)
+    lead = mm.Sequential(mm.Sigmoid(), mm.Dense(3, 4))     # the first Dense computes no dX
+    assert mm.TrainStep(lead, "mse", mm.SGD(lead.parameters(), lr=0.1)).flops(7) == 2 * (2 * 7 * 3 * 4)
+
+
+def test_a_step_on_a_model_without_a_fixed_width_reads_the_width_from_X():
+    """Sequential(PReLU()) has no out_features: the step takes the output width from X's
+    columns (3), not from its rows (4)."""
+    net = mm.Sequential(mm.PReLU())
+    step = mm.TrainStep(net, "mse", mm.SGD(net.parameters(), lr=0.1))
+    X = -np.ones((4, 3))
+    loss = step(X, np.zeros((4, 3)))
+    assert loss == pytest.approx(0.25 ** 2)     # PReLU's initial slope 0.25: Y = -0.25
+
+
+def test_plan_never_runs_in_place_a_layer_that_does_not_declare_it():
+    class Scale(mm.Layer):
+        """Y = 2 X; reads nothing in backward, but computes into a fresh array."""
+        backward_reads = frozenset()
+        in_place = frozenset()
+
+        def forward(self, X, train=True):
+            return 2 * X
+
+        def backward(self, dY):
+            return 2 * dY
+
+    steps = plan([mm.Dense(2, 2), mm.ReLU(), Scale(), mm.Dense(2, 1)])
+    assert [s["forward_in_place"] for s in steps] == [False, True, False, False]

@@ -736,7 +736,7 @@ class _Driver:
         npass = sum(c["passed"] for c in coverage.values())
         print(f"mutate: {len(coverage)} tests traced ({npass} passing), {time.perf_counter() - t0:.0f}s; "
               f"running {len(self.work)} mutants with --jobs {args.jobs}", flush=True)
-        run_mutants(self.work, coverage, by_id, args, basetemp)
+        run_mutants([w for w in self.work if w[0].status == "pending"], coverage, by_id, args, basetemp)
         mutants = [m for m, _ in self.work]
         print()
         print(report(mutants, read_equivalents(Path(args.equivalent)), args.keys))
@@ -771,6 +771,9 @@ def main(argv=None) -> int:
                     help="use (or write) this coverage file whatever the sources' state")
     ap.add_argument("--report", default=None, metavar="JSON",
                     help="print the report of an earlier --json file (with today's equivalents) and exit")
+    ap.add_argument("--resume", nargs="+", default=[], metavar="JSON",
+                    help="earlier --json files: a mutant killed there (same file, line, mutation and "
+                         "source line) is not run again; valid while only tests were added since")
     ap.add_argument("--quiet", dest="progress", action="store_false", help="no line per mutant")
     args = ap.parse_args(argv)
 
@@ -802,6 +805,19 @@ def main(argv=None) -> int:
                 print(f"{m.path}:{m.line}  {m.mutation}")
     if args.list:
         return 0
+    if args.resume:
+        earlier = {}
+        for f in args.resume:
+            for d in json.loads(Path(f).read_text()):
+                if d["status"] in ("killed", "timeout"):
+                    earlier[(d["path"], d["index"], d["line"], d["kind"], d["old"], d["new"],
+                             d["source_line"])] = d
+        for m, _ in work:   # the index tells apart identical mutations on one line
+            d = earlier.get((m.path, m.index, m.line, m.kind, m.old, m.new, m.source_line))
+            if d is not None:
+                m.status, m.tests, m.seconds = d["status"], d["tests"], d["seconds"]
+        print(f"mutate: {sum(m.status != 'pending' for m, _ in work)} of {len(work)} mutants "
+              f"killed in {', '.join(args.resume)}; running the others", flush=True)
     import pytest
     session_tmp = tempfile.mkdtemp(prefix="mutate-session-")
     pytest.main(_pytest_args(args.tests, session_tmp, stop_first=False), plugins=[_Driver(args, work, argv)])
