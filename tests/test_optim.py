@@ -895,3 +895,17 @@ def test_torch_layout_sgd_momentum_buffer_resumes_damped():
     p.grad[...] = 1.0
     opt.step()
     np.testing.assert_allclose(p.value, [2.0 - 0.1 * 1.4], rtol=1e-15)
+
+
+def test_sgd_load_refuses_a_saved_momentum_of_one():
+    """SGD's momentum lies in [0, 1): a state claiming momentum 1 is not taken over."""
+    saved = one_param_sgd(momentum=0.5).state_dict()
+    saved["hyper"]["momentum"] = 1.0
+    with pytest.raises(ValueError, match=r"saved with momentum=1\.0"):
+        one_param_sgd(momentum=0.5).load_state_dict(saved)
+
+
+def test_adam_load_refuses_a_beta1_that_is_not_a_number():
+    with pytest.raises(ValueError, match="saved with betas="):
+        mm.Adam([mm.Parameter(np.zeros(2), "w")], betas=(0.9, 0.999)).load_state_dict(
+            adam_state(["0.5", 0.999]))

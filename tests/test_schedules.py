@@ -739,3 +739,34 @@ def test_reduce_on_plateau_state_is_checked():
     assert s2.best == math.inf and s2.num_bad_epochs == 1
     s2.load_state_dict(dict(good, best=3))
     assert s2.best == 3.0 and type(s2.best) is float
+
+
+def _warm_then_restarts(o):
+    return mm.SequentialLR(o, [mm.LinearLR(o, start_factor=0.5, total_iters=2),
+                               mm.CosineAnnealingWarmRestarts(o, T_0=2)], milestones=[2])
+
+
+def test_sequential_lr_with_warm_restarts_saved_before_they_start_resumes():
+    """The warm restarts not reached yet hold T_cur = -1 (torch's start); the state loads."""
+    o1 = opt(1.0)
+    s1 = _warm_then_restarts(o1)
+    s1.step()
+    o2 = opt(1.0)
+    o2.load_state_dict(json.loads(json.dumps(o1.state_dict())))
+    s2 = _warm_then_restarts(o2)
+    assert o2.lr == o1.lr
+    assert [s2.step() for _ in range(5)] == [s1.step() for _ in range(5)]
+
+
+def test_warm_restarts_state_checks_T_i_and_T_cur():
+    o = opt(1.0)
+    s = mm.CosineAnnealingWarmRestarts(o, T_0=3)
+    s.step()
+    state = s.state_dict()
+    fresh = lambda: mm.CosineAnnealingWarmRestarts(opt(1.0), T_0=3)
+    with pytest.raises(ValueError, match="T_i"):
+        fresh().load_state_dict(dict(state, T_i=0))
+    restored = fresh()
+    restored.load_state_dict(dict(state, T_cur=0))
+    assert restored.T_cur == 0 and isinstance(restored.T_cur, int)
+
