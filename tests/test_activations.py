@@ -415,33 +415,34 @@ SLOPE_OF_OUTPUT = {"Sigmoid": (mm.Sigmoid, lambda Y: Y * (1.0 - Y)),
                    "Tanh": (mm.Tanh, lambda Y: 1.0 - Y * Y)}
 
 
-@pytest.mark.parametrize("shape", [(4, 5), (8, BLOCK // 8), (40, 1000)])
-@pytest.mark.parametrize("name", list(SLOPE_OF_OUTPUT))
-def test_backward_into_the_callers_out_returns_it(name, shape):
+def _trained_forward(name, shape, seed):
+    """A Sigmoid or Tanh after one training forward: (layer, dY, the expected dX)."""
     make, slope = SLOPE_OF_OUTPUT[name]
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     X0 = rng.standard_normal(shape) * 2.0
     dY = rng.standard_normal(shape)
     layer = make()
     Y = layer.forward(X0.copy()).copy()
+    return layer, dY, dY * slope(Y)
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (8, BLOCK // 8), (40, 1000)])
+@pytest.mark.parametrize("name", list(SLOPE_OF_OUTPUT))
+def test_backward_into_the_callers_out_returns_it(name, shape):
+    layer, dY, expected = _trained_forward(name, shape, 1)
     out = np.full(shape, np.nan)
     dX = layer.backward(dY, out=out)
     assert dX is out
-    np.testing.assert_allclose(out, dY * slope(Y), rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(out, expected, rtol=1e-13, atol=1e-300)
 
 
 @pytest.mark.parametrize("shape", [(4, 5), (8, BLOCK // 8), (8, BLOCK // 8 + 1), (40, 1000)])
 @pytest.mark.parametrize("name", list(SLOPE_OF_OUTPUT))
 def test_backward_in_place_values_and_large_arrays_stay_in_place(name, shape):
-    make, slope = SLOPE_OF_OUTPUT[name]
-    rng = np.random.default_rng(2)
-    X0 = rng.standard_normal(shape) * 2.0
-    dY = rng.standard_normal(shape)
-    layer = make()
-    Y = layer.forward(X0.copy()).copy()
+    layer, dY, expected = _trained_forward(name, shape, 2)
     dYc = dY.copy()
     dX = layer.backward(dYc, out=dYc)
-    np.testing.assert_allclose(dX, dY * slope(Y), rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(dX, expected, rtol=1e-13, atol=1e-300)
     if dY.size > BLOCK:              # no buffer of that size: the gradient is written over dY
         assert dX is dYc
 
